@@ -1,0 +1,356 @@
+"""Operations: the one typed record from which the CLI, the MCP server and the REST API are generated.
+
+An :class:`Operation` names a handler, its attrs ``params`` and ``result`` types, the scope a caller
+needs and hints for clients. :meth:`Operation.call` is the single way in for every frontend: it checks
+the scope, validates the plain dict against the generated JSON Schema (path-precise errors),
+structures it with cattrs, runs the handler (sync handlers in a worker thread), and unstructures the
+result back to plain JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import cattrs
+
+from neural_trader.errors import (
+    NtCancelled,
+    NtError,
+    NtForbidden,
+    NtNotFound,
+    NtPluginError,
+    NtUserError,
+    NtValidationError,
+)
+from neural_trader.schema import schema_for
+from neural_trader.serde import problems_from_exception, wire
+
+if TYPE_CHECKING:
+    from neural_trader.host import Host
+
+__all__ = [
+    "ALL_FRONTENDS",
+    "CancelToken",
+    "Context",
+    "Identity",
+    "Operation",
+    "OperationRegistry",
+    "Scope",
+]
+
+log = logging.getLogger("neural_trader.ops")
+
+ALL_FRONTENDS: frozenset[str] = frozenset({"cli", "mcp", "rest"})
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class Scope(enum.StrEnum):
+    """What a caller may do. ``admin`` implies ``trade`` implies ``read``."""
+
+    READ = "read"
+    TRADE = "trade"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse_many(cls, text: str | list[str] | tuple[str, ...]) -> frozenset[Scope]:
+        items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
+        out = set()
+        for item in items:
+            if not item:
+                continue
+            try:
+                out.add(cls(item))
+            except ValueError:
+                raise NtUserError(
+                    f"unknown scope {item!r}; choose from {', '.join(s.value for s in cls)}"
+                ) from None
+        return frozenset(out)
+
+
+_SCOPE_RANK = {Scope.READ: 0, Scope.TRADE: 1, Scope.ADMIN: 2}
+
+
+@attrs.frozen(kw_only=True)
+class Identity:
+    """Who is calling and what they may do."""
+
+    name: str
+    scopes: frozenset[Scope]
+    key_id: str | None = None
+
+    def allows(self, scope: Scope) -> bool:
+        return any(_SCOPE_RANK[s] >= _SCOPE_RANK[scope] for s in self.scopes)
+
+    @classmethod
+    def local(cls, scopes: frozenset[Scope] = frozenset({Scope.ADMIN})) -> Identity:
+        """The person at the terminal (CLI, in-process calls): every scope unless told otherwise."""
+        return cls(name="local", scopes=scopes)
+
+
+class CancelToken:
+    """Cooperative cancellation shared by a frontend and a running handler (thread-safe)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise NtCancelled("the operation was cancelled")
+
+
+ProgressFn = Callable[[float, float | None, str | None], None]
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """What a handler gets besides its params: the host's settings and services, the caller, a logger,
+    cancellation and progress reporting."""
+
+    host: Host
+    identity: Identity
+    frontend: str = "python"
+    request_id: str = attrs.field(factory=lambda: uuid.uuid4().hex[:16])
+    cancel: CancelToken = attrs.field(factory=CancelToken)
+    on_progress: ProgressFn | None = None
+    logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("neural_trader.op"))
+
+    @property
+    def settings(self) -> Any:
+        return self.host.settings
+
+    @property
+    def services(self) -> Any:
+        return self.host.services
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Report progress; shows as a progress bar (CLI), ``notifications/progress`` (MCP) or job
+        status (REST). Also checks for cancellation, so a loop that reports progress stops promptly."""
+        self.cancel.raise_if_cancelled()
+        if self.on_progress is not None:
+            self.on_progress(done, total, message)
+
+
+Handler = Callable[[Any, Context], Any] | Callable[[Any, Context], Awaitable[Any]]
+
+
+def _frontends(value: Any) -> frozenset[str]:
+    out = frozenset(value)
+    unknown = out - ALL_FRONTENDS
+    if unknown:
+        raise ValueError(f"unknown frontends {sorted(unknown)}; choose from {sorted(ALL_FRONTENDS)}")
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class Operation:
+    """A typed capability. Immutable; the registry fills ``plugin`` when it is registered."""
+
+    name: str = attrs.field()
+    summary: str
+    params: type
+    result: type
+    handler: Handler = attrs.field(repr=False, eq=False)
+    description: str = ""
+    scope: Scope = Scope.READ
+    read_only: bool = True
+    destructive: bool = False
+    idempotent: bool = True
+    open_world: bool = False
+    frontends: frozenset[str] = attrs.field(default=ALL_FRONTENDS, converter=_frontends)
+    plugin: str = ""
+
+    @name.validator
+    def _check_name(self, _: Any, value: str) -> None:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"operation name {value!r} must be dotted lowercase words, like 'backtest.run'"
+            )
+
+    def __attrs_post_init__(self) -> None:
+        for role, cls in (("params", self.params), ("result", self.result)):
+            if not attrs.has(cls):
+                raise TypeError(f"operation {self.name!r}: {role} must be an attrs class, got {cls!r}")
+
+    # -- naming across frontends -----------------------------------------------------------------
+    @property
+    def group(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def verb(self) -> str:
+        return self.name.split(".", 1)[1].replace(".", "-").replace("_", "-")
+
+    @property
+    def tool_name(self) -> str:
+        return self.name.replace(".", "_")
+
+    @property
+    def http_path(self) -> str:
+        return "/v1/" + self.name.replace(".", "/")
+
+    # -- schemas -----------------------------------------------------------------------------------
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        return _schemas(self.params)[0]
+
+    @property
+    def output_schema(self) -> dict[str, Any]:
+        return _schemas(self.result)[0]
+
+    # -- the call pipeline ----------------------------------------------------------------------
+    def parse(self, raw: Any) -> Any:
+        """Plain JSON -> the params instance, or :class:`NtValidationError` listing every bad field."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise NtValidationError.from_problems(
+                [{"path": "$", "message": f"parameters must be a JSON object, not {type(raw).__name__}"}]
+            )
+        _, validator = _schemas(self.params)
+        problems = [_problem(e) for e in validator.iter_errors(raw)]
+        if problems:
+            problems.sort(key=lambda p: p["path"])
+            raise NtValidationError.from_problems(problems)
+        try:
+            return wire.structure(dict(raw), self.params)
+        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+            raise NtValidationError.from_problems(problems_from_exception(exc)) from None
+
+    async def invoke(self, params: Any, ctx: Context) -> Any:
+        """Run the handler on structured params; returns the result instance."""
+        if not ctx.identity.allows(self.scope):
+            raise NtForbidden(
+                f"operation {self.name!r} needs scope '{self.scope.value}'; "
+                f"the caller has {sorted(s.value for s in ctx.identity.scopes) or 'none'}"
+            )
+        ctx.cancel.raise_if_cancelled()
+        if _is_async(self.handler):
+            result = await self.handler(params, ctx)  # type: ignore[misc]
+        else:
+            import anyio.to_thread
+
+            result = await anyio.to_thread.run_sync(self.handler, params, ctx)
+        if not isinstance(result, self.result):
+            raise NtPluginError(
+                f"operation {self.name!r} (plugin {self.plugin or '?'}) returned "
+                f"{type(result).__name__}, expected {self.result.__name__}"
+            )
+        return result
+
+    async def call(self, raw: Any, ctx: Context) -> dict[str, Any]:
+        """The whole pipe: scope, validate, structure, run, unstructure."""
+        if not ctx.identity.allows(self.scope):
+            await self.invoke(None, ctx)  # raises NtForbidden before looking at the input
+        params = self.parse(raw)
+        result = await self.invoke(params, ctx)
+        return wire.unstructure(result)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _is_async(handler: Any) -> bool:
+    return inspect.iscoroutinefunction(handler)
+
+
+@functools.cache
+def _schemas(cls: type) -> tuple[dict[str, Any], Any]:
+    import jsonschema
+
+    schema = schema_for(cls)
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return schema, validator_cls(schema)
+
+
+def _problem(error: Any) -> dict[str, str]:
+    path = error.json_path
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        names = ", ".join(extra)
+        return {"path": f"{path}.{extra[0]}" if len(extra) == 1 else path,
+                "message": f"unknown field(s) {names}; allowed: {', '.join(error.schema.get('properties', {}))}"}
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return {"path": f"{path}.{missing}", "message": "is required"}
+    field = path.rsplit(".", 1)[-1] if path != "$" else "parameters"
+    return {"path": path, "message": f"{field}: {error.message}"}
+
+
+class OperationRegistry:
+    """All operations of a host, by name. Collisions between plugins are errors naming both."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, Operation] = {}
+
+    def add(self, op: Operation, *, plugin: str) -> Operation:
+        if not isinstance(op, Operation):
+            raise NtPluginError(f"plugin {plugin!r} registered {op!r}, which is not an Operation")
+        existing = self._ops.get(op.name)
+        if existing is not None:
+            raise NtPluginError(
+                f"operation {op.name!r} is registered by plugin {existing.plugin!r} and again by "
+                f"plugin {plugin!r}; block one of them (NT_BLOCK_PLUGINS) or rename the operation"
+            )
+        tool_clash = next((o for o in self._ops.values() if o.tool_name == op.tool_name), None)
+        if tool_clash is not None:
+            raise NtPluginError(
+                f"operation {op.name!r} of plugin {plugin!r} and {tool_clash.name!r} of plugin "
+                f"{tool_clash.plugin!r} map to the same tool name {op.tool_name!r}"
+            )
+        op = attrs.evolve(op, plugin=plugin)
+        self._ops[op.name] = op
+        return op
+
+    def get(self, name: str) -> Operation:
+        op = self._ops.get(name) or next((o for o in self._ops.values() if o.tool_name == name), None)
+        if op is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self._ops), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `neural-trader ops` lists them"
+            raise NtNotFound(f"no operation named {name!r}{hint}")
+        return op
+
+    def for_frontend(self, frontend: str) -> list[Operation]:
+        return [op for op in self if frontend in op.frontends]
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(sorted(self._ops.values(), key=lambda o: o.name))
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ops
+
+
+def error_payload(exc: BaseException, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, ``{"error": {type, message, details}}``) for any exception; internals never leak."""
+    if isinstance(exc, NtError):
+        body = exc.to_dict()
+        status = exc.http_status
+    else:
+        log.exception("unexpected error (request %s)", request_id)
+        body = {"type": "internal_error",
+                "message": f"internal error; quote request id {request_id} when reporting it",
+                "details": None}
+        status = 500
+    if request_id:
+        body["request_id"] = request_id
+    return status, {"error": body}

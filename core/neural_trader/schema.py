@@ -1,0 +1,281 @@
+"""JSON Schema (draft 2020-12) derived from attrs classes.
+
+The one schema an operation has feeds MCP ``inputSchema``/``outputSchema``, the OpenAPI document, click
+option types and input validation. Supported: str, int, float, bool, Decimal, datetime, date, enums,
+Literal, Optional/unions, list/tuple/set, dict[str, X], nested attrs classes; numeric bounds, lengths,
+patterns and choices from attrs validators (``ge``/``gt``/``le``/``lt``, ``min_len``/``max_len``,
+``matches_re``, ``in_``) or from field metadata (``description``, ``minimum`` ... , ``examples``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+#: Field metadata keys copied verbatim into the property schema.
+_METADATA_KEYS = (
+    "description",
+    "title",
+    "examples",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "format",
+    "deprecated",
+)
+
+DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+
+_NUMBER_OPS = {">=": "minimum", ">": "exclusiveMinimum", "<=": "maximum", "<": "exclusiveMaximum"}
+
+
+class SchemaError(TypeError):
+    """A type that cannot be expressed as JSON Schema (a bug in an operation's declaration)."""
+
+
+def param(
+    *,
+    default: Any = attrs.NOTHING,
+    factory: Callable[[], Any] | None = None,
+    description: str = "",
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    min_len: int | None = None,
+    max_len: int | None = None,
+    pattern: str | None = None,
+    examples: Sequence[Any] | None = None,
+    secret: bool = False,
+) -> Any:
+    """An attrs field for an operation parameter or result, with bounds that validate *and* document.
+
+    Bounds become attrs validators (so a bad value never constructs) and JSON Schema keywords (so
+    every frontend shows and checks them before the handler runs).
+    """
+    validators: list[Callable[..., Any]] = []
+    for bound, op in ((ge, attrs.validators.ge), (gt, attrs.validators.gt), (le, attrs.validators.le),
+                      (lt, attrs.validators.lt)):
+        if bound is not None:
+            validators.append(_optional(op(bound)))
+    if min_len is not None:
+        validators.append(_optional(attrs.validators.min_len(min_len)))
+    if max_len is not None:
+        validators.append(_optional(attrs.validators.max_len(max_len)))
+    if pattern is not None:
+        validators.append(_optional(attrs.validators.matches_re(pattern, func=re.search)))
+    metadata: dict[str, Any] = {}
+    if description:
+        metadata["description"] = description
+    if examples is not None:
+        metadata["examples"] = list(examples)
+    if secret:
+        metadata["secret"] = True
+    kwargs: dict[str, Any] = {"metadata": metadata, "validator": validators or None}
+    if factory is not None:
+        kwargs["factory"] = factory
+    elif default is not attrs.NOTHING:
+        kwargs["default"] = default
+    if secret:
+        kwargs["repr"] = lambda value: "***" if value else repr(value)
+    return attrs.field(**kwargs)
+
+
+def _optional(validator: Any) -> Any:
+    # None passes bounds: Optional fields keep their bounds for real values.
+    return attrs.validators.optional(validator)
+
+
+def schema_for(cls: type, *, title: bool = True) -> dict[str, Any]:
+    """The JSON Schema of an attrs class (an object schema, nested classes inlined)."""
+    return _SchemaBuilder().object_schema(cls, title=title)
+
+
+class _SchemaBuilder:
+    def __init__(self) -> None:
+        self._stack: list[type] = []
+
+    def object_schema(self, cls: type, *, title: bool = True) -> dict[str, Any]:
+        if not attrs.has(cls):
+            raise SchemaError(f"{cls!r} is not an attrs class")
+        if cls in self._stack:
+            raise SchemaError(f"recursive type {cls.__name__} cannot be inlined")
+        self._stack.append(cls)
+        try:
+            hints = typing.get_type_hints(cls, include_extras=True)
+            properties: dict[str, Any] = {}
+            required: list[str] = []
+            for field in attrs.fields(cls):
+                if not field.init:
+                    continue
+                name = field.alias or field.name
+                prop = self.type_schema(hints.get(field.name, field.type))
+                _apply_validators(prop, field.validator)
+                for key in _METADATA_KEYS:
+                    if key in field.metadata:
+                        prop[key] = field.metadata[key]
+                if field.metadata.get("secret"):
+                    prop["writeOnly"] = True
+                if field.default is attrs.NOTHING:
+                    required.append(name)
+                elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                    prop["default"] = _json_default(field.default)
+                elif not field.default.takes_self:  # type: ignore[union-attr]
+                    prop["default"] = _json_default(field.default.factory())  # type: ignore[union-attr]
+                properties[name] = prop
+            schema: dict[str, Any] = {"type": "object", "properties": properties}
+            if required:
+                schema["required"] = required
+            schema["additionalProperties"] = False
+            if title:
+                schema["title"] = cls.__name__
+            doc = (cls.__doc__ or "").strip()
+            if doc and not doc.startswith(cls.__name__ + "("):
+                schema["description"] = doc.split("\n\n")[0].replace("\n", " ")
+            return schema
+        finally:
+            self._stack.pop()
+
+    def type_schema(self, tp: Any) -> dict[str, Any]:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is typing.Annotated:
+            return self.type_schema(args[0])
+        if tp is Any or tp is object:
+            return {}
+        if tp is type(None):
+            return {"type": "null"}
+        if tp is bool:
+            return {"type": "boolean"}
+        if tp is int:
+            return {"type": "integer"}
+        if tp is float:
+            return {"type": "number"}
+        if tp is str:
+            return {"type": "string"}
+        if tp is bytes:
+            return {"type": "string", "contentEncoding": "base64"}
+        if tp is decimal.Decimal:
+            return {"type": ["string", "number"], "format": "decimal", "pattern": DECIMAL_PATTERN}
+        if tp is dt.datetime:
+            return {"type": "string", "format": "date-time"}
+        if tp is dt.date:
+            return {"type": "string", "format": "date"}
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            values = [m.value for m in tp]
+            return {"type": _json_type_of(values), "enum": values, "title": tp.__name__}
+        if origin is typing.Literal:
+            values = list(args)
+            return {"type": _json_type_of(values), "enum": values}
+        if origin in (typing.Union, types.UnionType):
+            non_null = [a for a in args if a is not type(None)]
+            nullable = len(non_null) != len(args)
+            if len(non_null) == 1:
+                inner = self.type_schema(non_null[0])
+                if not nullable:
+                    return inner
+                return _nullable(inner)
+            options = [self.type_schema(a) for a in non_null]
+            if nullable:
+                options.append({"type": "null"})
+            return {"anyOf": options}
+        if origin in (list, Sequence, set, frozenset, tuple) or tp in (list, tuple, set, frozenset):
+            if origin is tuple and args and args[-1] is not Ellipsis:
+                return {
+                    "type": "array",
+                    "prefixItems": [self.type_schema(a) for a in args],
+                    "minItems": len(args),
+                    "maxItems": len(args),
+                }
+            item = self.type_schema(args[0]) if args else {}
+            schema = {"type": "array", "items": item}
+            if origin in (set, frozenset):
+                schema["uniqueItems"] = True
+            return schema
+        if origin in (dict, Mapping) or tp is dict:
+            if args and args[0] is not str:
+                raise SchemaError(f"only dict[str, X] maps to JSON, not {tp!r}")
+            return {"type": "object", "additionalProperties": self.type_schema(args[1]) if args else {}}
+        if attrs.has(tp):
+            return self.object_schema(tp)
+        raise SchemaError(f"cannot express {tp!r} as JSON Schema")
+
+
+def _nullable(inner: dict[str, Any]) -> dict[str, Any]:
+    kind = inner.get("type")
+    if isinstance(kind, str) and "anyOf" not in inner and kind not in ("object", "array"):
+        out = dict(inner)
+        out["type"] = [kind, "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        return out
+    if isinstance(kind, list) and "null" not in kind:
+        return {**inner, "type": [*kind, "null"]}
+    return {"anyOf": [inner, {"type": "null"}]}
+
+
+def _json_type_of(values: list[Any]) -> str | list[str]:
+    kinds = []
+    for v in values:
+        kind = ("boolean" if isinstance(v, bool) else "integer" if isinstance(v, int)
+                else "number" if isinstance(v, float) else "null" if v is None else "string")
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds[0] if len(kinds) == 1 else kinds
+
+
+def _json_default(value: Any) -> Any:
+    from neural_trader.serde import wire
+
+    return wire.unstructure(value)
+
+
+def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
+    """Translate attrs validators into JSON Schema keywords on ``prop`` (in place)."""
+    if validator is None:
+        return
+    inner = getattr(validator, "_validators", None)  # attrs.validators.and_ / a list
+    if inner is not None:
+        for v in inner:
+            _apply_validators(prop, v)
+        return
+    wrapped = getattr(validator, "validator", None)  # attrs.validators.optional
+    if wrapped is not None and type(validator).__name__ == "_OptionalValidator":
+        for v in wrapped if isinstance(wrapped, list | tuple) else [wrapped]:
+            _apply_validators(prop, v)
+        return
+    name = type(validator).__name__
+    target = _scalar_target(prop)
+    if name == "_NumberValidator":
+        target[_NUMBER_OPS[validator.compare_op]] = validator.bound
+    elif name == "_MinLengthValidator":
+        target["minItems" if target.get("type") == "array" else "minLength"] = validator.min_length
+    elif name == "_MaxLengthValidator":
+        target["maxItems" if target.get("type") == "array" else "maxLength"] = validator.max_length
+    elif name == "_MatchesReValidator":
+        target["pattern"] = validator.pattern.pattern
+    elif name == "_InValidator":
+        options = list(validator.options)
+        target["enum"] = [o.value if isinstance(o, enum.Enum) else o for o in options]
+
+
+def _scalar_target(prop: dict[str, Any]) -> dict[str, Any]:
+    # For Optional[X] expressed as anyOf, bounds belong to the non-null branch.
+    for branch in prop.get("anyOf", ()):
+        if branch.get("type") != "null":
+            return branch  # type: ignore[no-any-return]
+    return prop

@@ -1,0 +1,72 @@
+"""Services operations use: storage (SQLModel), cache (memory/Redis), API keys.
+
+Each is built lazily on first use, so a CLI ``--help`` or an operation that needs none of them
+never opens a database.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neural_trader.services.cache import Cache
+    from neural_trader.services.keys import KeyStore
+    from neural_trader.services.storage import Storage
+    from neural_trader.settings import Settings
+
+
+class Services:
+    """The services of one host, created on first use and closed with the host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._storage: Storage | None = None
+        self._cache: Cache | None = None
+        self._keys: KeyStore | None = None
+
+    @property
+    def storage(self) -> Storage:
+        with self._lock:
+            if self._storage is None:
+                from neural_trader.services.storage import Storage
+
+                self._storage = Storage.from_settings(self.settings)
+            return self._storage
+
+    @property
+    def cache(self) -> Cache:
+        with self._lock:
+            if self._cache is None:
+                from neural_trader.services.cache import make_cache
+
+                self._cache = make_cache(self.settings)
+            return self._cache
+
+    @property
+    def keys(self) -> KeyStore:
+        storage = self.storage
+        with self._lock:
+            if self._keys is None:
+                from neural_trader.services.keys import KeyStore
+
+                self._keys = KeyStore(storage)
+            return self._keys
+
+    def describe(self) -> dict[str, Any]:
+        """Backends in use, without opening anything that is not open yet."""
+        from neural_trader.settings import _mask_url
+
+        return {
+            "database": _mask_url(self.settings.effective_database_url),
+            "database_backend": self.settings.effective_database_url.split(":", 1)[0].split("+")[0],
+            "cache_backend": "redis" if self.settings.redis_url else "memory",
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            for service in (self._cache, self._storage):
+                if service is not None:
+                    service.close()
+            self._storage = self._cache = self._keys = None

@@ -1,0 +1,164 @@
+"""Settings from ``NT_*`` environment variables and an optional TOML file.
+
+Precedence: explicit keyword arguments > environment > TOML file > defaults. The TOML file is
+``$NT_CONFIG`` or ``<user config dir>/neural-trader/config.toml``; plugin values live under
+``[plugins.<name>]`` and as ``NT_<NAME>_<KEY>`` variables. Secrets are masked in ``repr`` and in
+``neural-trader config show``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+import platformdirs
+
+from neural_trader.errors import NtUserError
+
+APP_NAME = "neural-trader"
+_SECRET_WORDS = re.compile(r"(key|secret|token|password|passwd|credential)", re.IGNORECASE)
+
+
+def _mask(value: object) -> str:
+    return "'***'" if value else repr(value)
+
+
+def _mask_url(url: str | None) -> str | None:
+    """Hide the password of a URL (``postgresql://u:pw@h/db`` -> ``postgresql://u:***@h/db``)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _split_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise NtUserError(f"expected a boolean (true/false), got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything configurable about a host. Build with :func:`load_settings`."""
+
+    data_dir: Path = attrs.field(converter=Path, metadata={"description": "where SQLite, the local bar store and models live"})
+    config_file: Path | None = attrs.field(default=None, metadata={"description": "the TOML file that was read"})
+    database_url: str | None = attrs.field(
+        default=None, repr=lambda u: repr(_mask_url(u)),
+        metadata={"description": "SQLAlchemy URL; SQLite in data_dir when unset", "url": True},
+    )
+    redis_url: str | None = attrs.field(
+        default=None, repr=lambda u: repr(_mask_url(u)),
+        metadata={"description": "Redis for cache and rate limits; in-process memory when unset", "url": True},
+    )
+    log_level: str = attrs.field(default="WARNING", metadata={"description": "logging level"})
+    auth: bool = attrs.field(default=True, converter=_to_bool,
+                             metadata={"description": "network frontends require an API key"})
+    allowed_hosts: tuple[str, ...] = attrs.field(
+        default=("127.0.0.1", "localhost", "[::1]"), converter=_split_list,
+        metadata={"description": "Host headers MCP-HTTP and REST accept (DNS-rebinding protection)"},
+    )
+    allowed_origins: tuple[str, ...] = attrs.field(
+        default=("http://127.0.0.1", "http://localhost", "http://[::1]"), converter=_split_list,
+        metadata={"description": "Origin headers MCP-HTTP accepts (any port of these hosts)"},
+    )
+    plugins: Mapping[str, Mapping[str, Any]] = attrs.field(
+        factory=dict, repr=False, metadata={"description": "per-plugin values, [plugins.<name>] in TOML"},
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'neural-trader.db'}"
+
+    def plugin(self, name: str) -> dict[str, Any]:
+        """A plugin's settings: ``[plugins.<name>]`` overlaid by ``NT_<NAME>_<KEY>`` variables."""
+        return dict(self.plugins.get(name, {}))
+
+    def public(self) -> dict[str, Any]:
+        """A dict safe to print or return: secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for field in attrs.fields(Settings):
+            value = getattr(self, field.name)
+            if field.metadata.get("url"):
+                value = _mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            if field.name == "plugins":
+                value = {
+                    plugin: {k: ("***" if _SECRET_WORDS.search(k) and v else v) for k, v in values.items()}
+                    for plugin, values in value.items()
+                }
+            out[field.name] = value
+        out["effective_database_url"] = _mask_url(self.effective_database_url)
+        return out
+
+
+def default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the TOML file and the environment, then ``overrides``."""
+    env = os.environ if env is None else env
+    config_path = Path(env["NT_CONFIG"]) if env.get("NT_CONFIG") else default_config_file()
+    file_values: dict[str, Any] = {}
+    if config_path.is_file():
+        try:
+            file_values = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise NtUserError(f"config file {config_path} is not valid TOML: {exc}") from None
+    else:
+        config_path = None  # type: ignore[assignment]
+
+    names = {f.name for f in attrs.fields(Settings)} - {"config_file", "plugins"}
+    unknown = set(file_values) - names - {"plugins"}
+    if unknown:
+        raise NtUserError(
+            f"config file {config_path}: unknown keys {sorted(unknown)}; known: {sorted(names | {'plugins'})}"
+        )
+    values: dict[str, Any] = {k: v for k, v in file_values.items() if k in names}
+    for name in names:
+        env_value = env.get(f"NT_{name.upper()}")
+        if env_value is not None:
+            values[name] = env_value
+    plugins: dict[str, dict[str, Any]] = {k: dict(v) for k, v in file_values.get("plugins", {}).items()}
+    values.setdefault("data_dir", env.get("NT_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
+    values.update(overrides)
+    values["config_file"] = config_path
+    values["plugins"] = plugins
+    try:
+        return Settings(**values)
+    except (TypeError, ValueError) as exc:
+        raise NtUserError(f"invalid settings: {exc}") from None
+
+
+def plugin_env(settings: Settings, plugin: str, key: str, env: Mapping[str, str] | None = None) -> str | None:
+    """One plugin value: ``NT_<PLUGIN>_<KEY>`` from the environment, else ``[plugins.<plugin>] key``."""
+    env = os.environ if env is None else env
+    value = env.get(f"NT_{plugin.upper()}_{key.upper()}")
+    if value is not None:
+        return value
+    found = settings.plugins.get(plugin, {}).get(key)
+    return None if found is None else str(found)
