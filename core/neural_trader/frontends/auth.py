@@ -1,0 +1,79 @@
+"""Who is calling a network frontend (REST, MCP over HTTP), and may they reach us from there.
+
+Both network frontends use exactly these two functions, so the rules cannot drift apart:
+
+* :func:`make_authenticator` turns an ``Authorization`` header into an :class:`Identity` (API keys
+  from :class:`neural_trader.services.keys.KeyStore`, compared in constant time), or raises
+  :class:`NtUnauthorized`. With auth disabled (``--no-auth``) every caller gets the configured scopes.
+* :func:`host_origin_problem` enforces the ``Host``/``Origin`` allow-lists (DNS-rebinding protection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from neural_trader.errors import NtUnauthorized
+from neural_trader.ops import Identity, Scope
+
+if TYPE_CHECKING:
+    from neural_trader.host import Host
+    from neural_trader.settings import Settings
+
+Authenticator = Callable[[str | None], Identity]
+
+
+def make_authenticator(
+    host: Host, *, required: bool | None = None, anonymous_scopes: frozenset[Scope] = frozenset({Scope.READ})
+) -> Authenticator:
+    """An authenticator for ``Authorization`` header values.
+
+    :param required: whether a key is needed; defaults to ``host.settings.auth``.
+    :param anonymous_scopes: what callers get when no key is required.
+    """
+    if required is None:
+        required = host.settings.auth
+    if not required:
+        anonymous = Identity(name="anonymous", scopes=anonymous_scopes)
+        return lambda _header: anonymous
+    keys = host.services.keys
+
+    def authenticate(header: str | None) -> Identity:
+        if not header:
+            raise NtUnauthorized("an API key is required: send 'Authorization: Bearer <key>' "
+                                 "(create one with `neural-trader keys create`)")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NtUnauthorized("the Authorization header must be 'Bearer <key>'")
+        return keys.authenticate(token.strip())
+
+    return authenticate
+
+
+def _host_only(value: str) -> str:
+    """``example.com:8080`` -> ``example.com``; ``[::1]:80`` -> ``[::1]``."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def host_origin_problem(settings: Settings, host_header: str | None, origin: str | None) -> str | None:
+    """Why this request must be refused (a message), or ``None`` when its Host and Origin are allowed.
+
+    Hosts are compared without the port; an Origin's scheme and host must match an allowed origin
+    (any port). Requests without an Origin (non-browser clients) pass the origin check.
+    """
+    allowed_hosts = {h.lower() for h in settings.allowed_hosts}
+    if "*" not in allowed_hosts:
+        if not host_header or _host_only(host_header) not in allowed_hosts:
+            return f"Host {host_header!r} is not allowed; allowed: {', '.join(sorted(allowed_hosts))}"
+    if origin and "*" not in settings.allowed_origins:
+        parts = urlsplit(origin.strip().lower())
+        candidate = f"{parts.scheme}://{_host_only(parts.netloc)}"
+        allowed = {f"{urlsplit(o.lower()).scheme}://{_host_only(urlsplit(o.lower()).netloc)}"
+                   for o in settings.allowed_origins}
+        if candidate not in allowed:
+            return f"Origin {origin!r} is not allowed (DNS-rebinding protection); set NT_ALLOWED_ORIGINS to add it"
+    return None
