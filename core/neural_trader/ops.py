@@ -288,8 +288,7 @@ def _problem(error: Any) -> dict[str, str]:
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return {"path": f"{path}.{missing}", "message": "is required"}
-    field = path.rsplit(".", 1)[-1] if path != "$" else "parameters"
-    return {"path": path, "message": f"{field}: {error.message}"}
+    return {"path": path, "message": error.message}
 
 
 class OperationRegistry:

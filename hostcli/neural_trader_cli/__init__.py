@@ -1,0 +1,1 @@
+"""The ``neural-trader`` (alias ``nt``) command line: generated operation commands plus host commands."""

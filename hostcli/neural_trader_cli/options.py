@@ -1,0 +1,136 @@
+"""click options generated from an operation's JSON Schema (one option per top-level property)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class JsonParam(click.ParamType):
+    """A JSON value given inline (``'{"a": 1}'``) or from a file (``@params.json``)."""
+
+    name = "json"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value
+        if value.startswith("@"):
+            path = Path(value[1:])
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                self.fail(f"cannot read {path}: {exc.strerror}", param, ctx)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", param, ctx)
+
+
+JSON = JsonParam()
+
+_SCALARS = {"string": click.STRING, "integer": click.INT, "number": click.FLOAT, "boolean": click.BOOL}
+
+
+def option_name(prop: str) -> str:
+    return "--" + prop.replace("_", "-")
+
+
+def _main_type(schema: dict[str, Any]) -> str | None:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        rest = [k for k in kind if k != "null"]
+        if len(rest) != 1:
+            return None
+        kind = rest[0]
+    if "anyOf" in schema:
+        branches = [b for b in schema["anyOf"] if b.get("type") != "null"]
+        return _main_type(branches[0]) if len(branches) == 1 else None
+    return kind if isinstance(kind, str) else None
+
+
+def _scalar_type(schema: dict[str, Any]) -> click.ParamType | None:
+    kind = _main_type(schema)
+    if schema.get("format") == "decimal":
+        return click.STRING
+    if "enum" in schema:
+        values = [v for v in schema["enum"] if v is not None]
+        if all(isinstance(v, str) for v in values):
+            return click.Choice(values)
+    if kind == "integer" and any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+        return click.IntRange(
+            min=schema.get("minimum", schema.get("exclusiveMinimum")),
+            max=schema.get("maximum", schema.get("exclusiveMaximum")),
+            min_open="exclusiveMinimum" in schema, max_open="exclusiveMaximum" in schema,
+        )
+    if kind == "number" and any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+        return click.FloatRange(
+            min=schema.get("minimum", schema.get("exclusiveMinimum")),
+            max=schema.get("maximum", schema.get("exclusiveMaximum")),
+            min_open="exclusiveMinimum" in schema, max_open="exclusiveMaximum" in schema,
+        )
+    return _SCALARS.get(kind or "")
+
+
+def _help(schema: dict[str, Any], required: bool, extra: str = "") -> str:
+    parts = [schema.get("description", "")]
+    if extra:
+        parts.append(extra)
+    if required:
+        parts.append("[required]")
+    elif "default" in schema and schema["default"] not in (None, "", [], {}):
+        parts.append(f"[default: {json.dumps(schema['default'])}]")
+    return " ".join(p for p in parts if p)
+
+
+def options_for(input_schema: dict[str, Any]) -> list[click.Option]:
+    """One click option per parameter; complex parameters take JSON or ``@file.json``."""
+    required = set(input_schema.get("required", ()))
+    out: list[click.Option] = []
+    for prop, schema in input_schema.get("properties", {}).items():
+        is_required = prop in required
+        kind = _main_type(schema)
+        name = option_name(prop)
+        if kind == "boolean":
+            out.append(click.Option([f"{name}/--no-{prop.replace('_', '-')}", prop], default=None,
+                                    help=_help(schema, is_required)))
+            continue
+        if kind == "array":
+            item_type = _scalar_type(schema.get("items", {}))
+            if item_type is not None:
+                out.append(click.Option([name, prop], type=item_type, multiple=True, default=None,
+                                        help=_help(schema, is_required, "(repeat the option for several values)")))
+                continue
+        scalar = _scalar_type(schema) if kind not in ("array", "object") else None
+        if scalar is not None:
+            out.append(click.Option([name, prop], type=scalar, default=None, help=_help(schema, is_required),
+                                    metavar=_metavar(schema, scalar)))
+        else:
+            out.append(click.Option([name, prop], type=JSON, default=None,
+                                    help=_help(schema, is_required, "(JSON, or @file.json)")))
+    return out
+
+
+def _metavar(schema: dict[str, Any], scalar: click.ParamType) -> str | None:
+    fmt = schema.get("format")
+    if fmt == "date-time":
+        return "DATETIME"
+    if fmt == "date":
+        return "DATE"
+    if fmt == "decimal":
+        return "DECIMAL"
+    return None
+
+
+def collect(input_schema: dict[str, Any], values: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+    """The raw params dict: ``--params`` first, then every option the user actually gave."""
+    raw: dict[str, Any] = dict(base or {})
+    for prop in input_schema.get("properties", {}):
+        value = values.get(prop)
+        if value is None or (isinstance(value, tuple) and not value):
+            continue
+        raw[prop] = list(value) if isinstance(value, tuple) else value
+    return raw
