@@ -9,6 +9,7 @@ result back to plain JSON.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import functools
 import inspect
@@ -175,6 +176,9 @@ class Operation:
     idempotent: bool = True
     open_world: bool = False
     frontends: frozenset[str] = attrs.field(default=ALL_FRONTENDS, converter=_frontends)
+    #: Example parameter objects (plain JSON). Shown in the docs, and the cross-frontend test calls
+    #: every operation with its first example (or ``{}``) through the CLI, MCP and REST.
+    examples: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
     plugin: str = ""
 
     @name.validator
@@ -271,11 +275,42 @@ def _is_async(handler: Any) -> bool:
 
 @functools.cache
 def _schemas(cls: type) -> tuple[dict[str, Any], Any]:
-    import jsonschema
-
     schema = schema_for(cls)
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return schema, validator_cls(schema)
+    return schema, _validator_class()(schema)
+
+
+@functools.cache
+def _validator_class() -> Any:
+    """Draft 2020-12, with numeric bounds also applied to decimal strings (``"qty": "-1"``)."""
+    import jsonschema
+    from jsonschema import ValidationError
+
+    base = jsonschema.Draft202012Validator
+    checks = {
+        "minimum": (lambda v, b: v >= b, "less than the minimum of"),
+        "maximum": (lambda v, b: v <= b, "greater than the maximum of"),
+        "exclusiveMinimum": (lambda v, b: v > b, "less than or equal to the minimum of"),
+        "exclusiveMaximum": (lambda v, b: v < b, "greater than or equal to the maximum of"),
+    }
+
+    def bound(keyword: str) -> Any:
+        original = base.VALIDATORS[keyword]
+        ok, words = checks[keyword]
+
+        def check(validator: Any, limit: Any, instance: Any, schema: Any) -> Any:
+            if isinstance(instance, str) and schema.get("format") == "decimal":
+                try:
+                    value = decimal.Decimal(instance)
+                except decimal.InvalidOperation:
+                    return  # the pattern keyword reports it
+                if value.is_finite() and not ok(value, decimal.Decimal(str(limit))):
+                    yield ValidationError(f"{instance} is {words} {limit}")
+                return
+            yield from original(validator, limit, instance, schema)
+
+        return check
+
+    return jsonschema.validators.extend(base, {k: bound(k) for k in checks})
 
 
 def _problem(error: Any) -> dict[str, str]:

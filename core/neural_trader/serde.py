@@ -51,6 +51,10 @@ def _parse_date(value: Any, _: type) -> dt.date:
         raise ValueError(f"{value!r} is not an ISO 8601 date (e.g. 2024-01-31)") from None
 
 
+#: Amounts beyond 1e±30 are typos or attacks (they overflow decimal contexts downstream).
+_DECIMAL_EXPONENT_LIMIT = 30
+
+
 def _parse_decimal(value: Any, _: type) -> decimal.Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | decimal.Decimal):
         raise ValueError(f"expected a decimal number, got {type(value).__name__}")
@@ -61,6 +65,8 @@ def _parse_decimal(value: Any, _: type) -> decimal.Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
     if not out.is_finite():
         raise ValueError(f"{value!r} is not a finite decimal number")
+    if out and not -_DECIMAL_EXPONENT_LIMIT <= out.adjusted() <= _DECIMAL_EXPONENT_LIMIT:
+        raise ValueError(f"{value!r} is out of range for an amount (magnitude 1e±{_DECIMAL_EXPONENT_LIMIT})")
     return out
 
 
