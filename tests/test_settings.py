@@ -56,3 +56,11 @@ def test_bad_config_files_name_the_problem(tmp_path: Path) -> None:
 def test_list_settings_split_on_commas(tmp_path: Path) -> None:
     settings = load_settings({"NT_ALLOWED_HOSTS": "a.example, b.example", "NT_CONFIG": str(tmp_path / "x")})
     assert settings.allowed_hosts == ("a.example", "b.example")
+
+
+def test_plugin_values_overlay_environment_on_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[plugins.alpaca]\napi_key = "file"\nfeed = "iex"\n')
+    settings = load_settings({"NT_CONFIG": str(config)})
+    assert settings.plugin("alpaca", env={"NT_ALPACA_API_KEY": "env", "NT_OTHER_X": "1"}) == {
+        "api_key": "env", "feed": "iex"}

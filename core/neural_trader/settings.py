@@ -90,9 +90,13 @@ class Settings:
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'neural-trader.db'}"
 
-    def plugin(self, name: str) -> dict[str, Any]:
+    def plugin(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         """A plugin's settings: ``[plugins.<name>]`` overlaid by ``NT_<NAME>_<KEY>`` variables."""
-        return dict(self.plugins.get(name, {}))
+        env = os.environ if env is None else env
+        values = dict(self.plugins.get(name, {}))
+        prefix = f"NT_{name.upper()}_"
+        values.update({k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)})
+        return values
 
     def public(self) -> dict[str, Any]:
         """A dict safe to print or return: secrets and URL passwords masked."""
