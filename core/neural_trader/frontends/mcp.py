@@ -1,0 +1,473 @@
+"""The MCP server, generated from the operation registry.
+
+Every operation exposed to ``"mcp"`` becomes a tool named :attr:`Operation.tool_name`
+(``system.ping`` -> ``system_ping``) whose ``inputSchema``/``outputSchema`` are the registry's JSON
+Schemas, verbatim. The SDK's low-level :class:`mcp.server.Server` is used so nothing re-derives or
+re-validates those schemas: :meth:`Operation.call` validates the arguments (with path-precise
+messages), checks the caller's scope and runs the handler.
+
+* Results are structured (``structuredContent``) plus a text block with the same JSON. A top-level
+  result field of type :class:`neural_trader.domain.media.Image` is also returned as image content
+  (and its base64 is left out of the text block, which a model reads).
+* Errors are mapped here and only here: an :class:`NtError` becomes a tool result with
+  ``isError: true`` and its message (what to fix, so the model can retry); anything else is logged
+  with a request id and answered with a generic message naming that id.
+* Identity: fixed for stdio (``--scopes read`` gives an agent that can look but never trade),
+  per request for HTTP (``Authorization: Bearer <key>``, checked before the SDK sees the request).
+* Progress: ``ctx.progress(...)`` in a handler becomes ``notifications/progress`` when the client
+  sent a progress token, from async handlers and from sync handlers in worker threads alike.
+* Cancellation: ``notifications/cancelled`` sets ``ctx.cancel``, so a sync handler that reports
+  progress or checks ``ctx.cancel`` stops promptly.
+
+Run it with ``neural-trader serve mcp`` or ``python -m neural_trader.frontends.mcp --scopes read``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import inspect
+import json
+import logging
+import math
+import sys
+import threading
+import typing
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+import attrs
+import mcp_types as types
+from mcp import ClientSession
+from mcp.server import Server, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from neural_trader import __version__
+from neural_trader.domain.media import Image
+from neural_trader.errors import NtError, NtForbidden, NtUnauthorized
+from neural_trader.ops import CancelToken, Context, Identity, Operation, Scope, error_payload
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from neural_trader.frontends.auth import Authenticator
+    from neural_trader.host import Host
+
+__all__ = [
+    "IDENTITY_SCOPE_KEY",
+    "build_http_app",
+    "build_server",
+    "in_memory_client",
+    "main",
+    "run_stdio",
+    "serve_http",
+]
+
+log = logging.getLogger("neural_trader.frontends.mcp")
+
+SERVER_NAME = "neural-trader"
+#: Where the HTTP guard leaves the caller's :class:`Identity` in the ASGI scope.
+IDENTITY_SCOPE_KEY = "neural_trader.identity"
+_INSTRUCTIONS = (
+    "Neural Trader: trading and sports-betting research. Every tool validates its arguments against "
+    "its inputSchema; an error result names the field to fix (`... @ $.field`), so correct it and "
+    "call again. Tools that need the 'trade' or 'admin' scope fail with a 'forbidden' error for "
+    "read-only callers."
+)
+
+IdentityForRequest = Callable[[ServerRequestContext[Any, Any]], Identity]
+
+
+# -- the tool table: built once per server ----------------------------------------------------------
+@attrs.frozen(kw_only=True)
+class _Tool:
+    op: Operation
+    #: Top-level result fields that carry an :class:`Image`.
+    image_fields: tuple[str, ...]
+    #: The handler is a plain function (runs in a worker thread, cannot be interrupted).
+    sync: bool
+
+
+_UnionType = type(int | None)
+
+
+def _image_fields(result_type: type) -> tuple[str, ...]:
+    try:
+        hints = typing.get_type_hints(result_type)
+    except Exception:  # unresolvable annotations: the schema builder reports those, not us
+        hints = {}
+    out = []
+    for field in attrs.fields(result_type):
+        tp = hints.get(field.name, field.type)
+        if tp is Image or (typing.get_origin(tp) in (typing.Union, _UnionType)
+                           and Image in typing.get_args(tp)):
+            out.append(field.alias or field.name)
+    return tuple(out)
+
+
+def _tool_definition(op: Operation) -> types.Tool:
+    description = op.summary if not op.description else f"{op.summary}\n\n{op.description}"
+    return types.Tool(
+        name=op.tool_name,
+        title=op.summary,
+        description=description,
+        # Copies, so nothing downstream can alter the registry's schemas.
+        input_schema=copy.deepcopy(op.input_schema),
+        output_schema=copy.deepcopy(op.output_schema),
+        annotations=types.ToolAnnotations(
+            title=op.summary,
+            read_only_hint=op.read_only,
+            destructive_hint=op.destructive,
+            idempotent_hint=op.idempotent,
+            open_world_hint=op.open_world,
+        ),
+    )
+
+
+class _ToolTable:
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        self.tools: dict[str, _Tool] = {}
+        definitions = []
+        for op in operations:
+            self.tools[op.tool_name] = _Tool(op=op, image_fields=_image_fields(op.result),
+                                             sync=not inspect.iscoroutinefunction(op.handler))
+            definitions.append(_tool_definition(op))
+        # Dumped once: tools/list answers the same dict every time.
+        self.list_result: dict[str, Any] = types.ListToolsResult(tools=definitions).model_dump(
+            by_alias=True, mode="json", exclude_none=True)
+
+
+# -- results ---------------------------------------------------------------------------------------
+# Results are plain dicts in wire form (cheaper than building a CallToolResult for the SDK to dump);
+# "resultType" is required from protocol 2026-07-28 on and dropped by the SDK for older sessions.
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _success(tool: _Tool, result: dict[str, Any]) -> dict[str, Any]:
+    if not tool.image_fields:
+        return {"content": [{"type": "text", "text": _dumps(result)}], "structuredContent": result,
+                "resultType": "complete"}
+    images = []
+    shown = dict(result)
+    for name in tool.image_fields:
+        image = result.get(name)
+        if not image:
+            continue
+        images.append({"type": "image", "data": image["data"], "mimeType": image["media_type"]})
+        # The model reads the text block; the picture itself is the image block.
+        shown[name] = {"media_type": image["media_type"], "data": f"<{image['media_type']} image, "
+                       f"returned as image content>"}
+    return {"content": [{"type": "text", "text": _dumps(shown)}, *images], "structuredContent": result,
+            "resultType": "complete"}
+
+
+def _failure(exc: BaseException, request_id: str) -> dict[str, Any]:
+    """The one place MCP maps errors: a tool result the model can read (and act on)."""
+    _, body = error_payload(exc, request_id)  # logs unexpected exceptions with the request id
+    text = body["error"]["message"]
+    return {"content": [{"type": "text", "text": text}], "isError": True, "resultType": "complete"}
+
+
+# -- cancellation and progress ---------------------------------------------------------------------
+async def _cancel_when_abandoned(cancel: CancelToken, done: anyio.Event) -> None:
+    """Set ``cancel`` if the call is cancelled before it is ``done``.
+
+    The SDK cancels a request's scope on ``notifications/cancelled`` (and an in-process caller
+    cancels it directly). An async handler is interrupted at its next ``await``; a sync handler in a
+    worker thread cannot be, so this flips ``ctx.cancel`` and its next ``ctx.progress`` raises.
+    """
+    try:
+        await done.wait()
+    except anyio.get_cancelled_exc_class():
+        cancel.cancel()
+        raise
+
+
+def _wants_progress(ctx: ServerRequestContext[Any, Any]) -> bool:
+    meta = ctx.params.get("_meta") if ctx.params else None
+    if isinstance(meta, Mapping) and meta.get("progressToken") is not None:
+        return True
+    # In-process modern dispatch (``mcp.Client(server)``) hands the dispatch context the client's
+    # callback instead of a token; the SDK exposes neither on ServerRequestContext.
+    dctx = getattr(ctx.session, "_request_outbound", None)
+    dctx = getattr(dctx, "_inner", dctx)
+    return getattr(dctx, "_on_progress", None) is not None
+
+
+class _ProgressPump:
+    """Forwards ``ctx.progress`` calls, from any thread, to ``notifications/progress`` in order.
+
+    The callback only enqueues (a handler never waits on the network); one task sends. Closing
+    the pump lets it drain, so every notification precedes the result.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._send, self._receive = anyio.create_memory_object_stream[
+            tuple[float, float | None, str | None]](math.inf)
+        self._loop_thread = threading.get_ident()
+        self._token = anyio.lowlevel.current_token()
+
+    def __call__(self, done: float, total: float | None, message: str | None) -> None:
+        item = (float(done), None if total is None else float(total), message)
+        try:
+            if threading.get_ident() == self._loop_thread:
+                self._send.send_nowait(item)
+            else:
+                anyio.from_thread.run_sync(self._send.send_nowait, item, token=self._token)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError):
+            pass  # the call is over (or the loop is gone): late progress has nowhere to go
+
+    async def run(self) -> None:
+        async with self._receive:
+            async for done, total, message in self._receive:
+                try:
+                    await self._session.report_progress(done, total, message)
+                except Exception:  # a lost notification must not fail the call
+                    log.debug("could not send a progress notification", exc_info=True)
+
+    def close(self) -> None:
+        self._send.close()
+
+
+# -- the server ------------------------------------------------------------------------------------
+def build_server(
+    host: Host,
+    *,
+    identity_for_request: IdentityForRequest | None = None,
+    identity: Identity | None = None,
+) -> Server[Any]:
+    """The MCP server for ``host``: one tool per operation exposed to ``"mcp"``.
+
+    :param identity_for_request: who is calling, per request (HTTP); may raise :class:`NtError`
+        (e.g. :class:`NtUnauthorized`), which the caller sees as a tool error.
+    :param identity: a fixed caller (stdio). With neither, calls run as :meth:`Identity.local`.
+    """
+    table = _ToolTable(host.operations.for_frontend("mcp"))
+    if identity_for_request is None:
+        fixed = identity or Identity.local()
+
+        def identity_for_request(_ctx: ServerRequestContext[Any, Any]) -> Identity:
+            return fixed
+
+    resolve_identity = identity_for_request
+
+    async def list_tools(ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
+        return table.list_result
+
+    async def call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> dict[str, Any]:
+        tool = table.tools.get(params.name)
+        if tool is None:
+            # Not a tool error: the client asked for something this server does not have.
+            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r}",
+                           data={"tools": sorted(table.tools)})
+        pump = _ProgressPump(ctx.session) if _wants_progress(ctx) else None
+        try:
+            nt_ctx = host.context(identity=resolve_identity(ctx), frontend="mcp", on_progress=pump)
+        except Exception as exc:
+            return _failure(exc, uuid.uuid4().hex[:16])
+        if pump is None and not tool.sync:
+            return await _run(tool, params.arguments, nt_ctx)  # the fast path: no helper tasks
+        done = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            if pump is not None:
+                tg.start_soon(pump.run)
+            if tool.sync:
+                tg.start_soon(_cancel_when_abandoned, nt_ctx.cancel, done)
+            try:
+                answer = await _run(tool, params.arguments, nt_ctx)
+            finally:
+                done.set()
+                if pump is not None:
+                    pump.close()  # the pump drains: every notification precedes the result
+        return answer
+
+    server: Server[Any] = Server(
+        SERVER_NAME,
+        version=__version__,
+        title="Neural Trader",
+        instructions=_INSTRUCTIONS,
+        on_list_tools=list_tools,  # type: ignore[arg-type]
+        on_call_tool=call_tool,  # type: ignore[arg-type]
+    )
+    return server
+
+
+async def _run(tool: _Tool, arguments: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:
+    try:
+        result = await tool.op.call(arguments or {}, ctx)
+    except anyio.get_cancelled_exc_class():
+        ctx.cancel.cancel()
+        raise
+    except Exception as exc:
+        return _failure(exc, ctx.request_id)
+    return _success(tool, result)
+
+
+# -- stdio -----------------------------------------------------------------------------------------
+async def run_stdio(host: Host, *, scopes: frozenset[Scope]) -> None:
+    """Serve MCP over this process's stdin/stdout until the client closes it.
+
+    Every call runs as one identity with ``scopes``: ``{Scope.READ}`` lets an agent look but
+    never trade.
+    """
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(host, identity=Identity(name="mcp-stdio", scopes=frozenset(scopes)))
+    host.start()
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+# -- streamable HTTP -------------------------------------------------------------------------------
+def _identity_from_http(ctx: ServerRequestContext[Any, Any]) -> Identity:
+    request = ctx.request
+    identity = request.scope.get(IDENTITY_SCOPE_KEY) if request is not None else None
+    if not isinstance(identity, Identity):
+        raise NtUnauthorized("no authenticated caller for this request")
+    return identity
+
+
+class _Guard:
+    """ASGI middleware in front of ``/mcp``: Host/Origin allow-lists (403), then the API key (401).
+
+    On success the caller's :class:`Identity` is left in the ASGI scope for the tool handler.
+    """
+
+    def __init__(self, app: Any, host: Host, authenticate: Authenticator) -> None:
+        self.app = app
+        self.settings = host.settings
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.datastructures import Headers
+        from starlette.responses import JSONResponse
+
+        from neural_trader.frontends.auth import host_origin_problem
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        problem = host_origin_problem(self.settings, headers.get("host"), headers.get("origin"))
+        try:
+            if problem is not None:
+                raise NtForbidden(problem)
+            identity = await anyio.to_thread.run_sync(self.authenticate, headers.get("authorization"))
+        except Exception as exc:
+            status, body = error_payload(exc, None if isinstance(exc, NtError) else uuid.uuid4().hex[:16])
+            extra = {"WWW-Authenticate": 'Bearer realm="neural-trader"'} if status == 401 else None
+            await JSONResponse(body, status_code=status, headers=extra)(scope, receive, send)
+            return
+        scope = dict(scope)
+        scope[IDENTITY_SCOPE_KEY] = identity
+        await self.app(scope, receive, send)
+
+
+def build_http_app(host: Host, *, authenticate: Authenticator | None = None) -> Starlette:
+    """A Starlette app serving MCP (streamable HTTP, stateless) at ``/mcp`` and ``GET /healthz``.
+
+    Requests to ``/mcp`` need an allowed ``Host`` and ``Origin`` (else 403) and, unless auth is
+    off in the settings, ``Authorization: Bearer <key>`` (else 401). ``authenticate`` defaults to
+    :func:`neural_trader.frontends.auth.make_authenticator`. Stateless: any replica can answer any
+    request. The app can be started once (the SDK's session manager runs once).
+    """
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    if authenticate is None:
+        from neural_trader.frontends.auth import make_authenticator
+
+        authenticate = make_authenticator(host)
+    server = build_server(host, identity_for_request=_identity_from_http)
+    manager = StreamableHTTPSessionManager(
+        app=server,
+        stateless=True,
+        # The Host/Origin rules are enforced once, by _Guard with the host's settings; the SDK still
+        # checks Content-Type and body size.
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+
+    tool_count = len(host.operations.for_frontend("mcp"))
+
+    async def healthz(request: Any) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__, "tools": tool_count})
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        host.start()
+        async with manager.run():
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/mcp", endpoint=_Guard(StreamableHTTPASGIApp(manager), host, authenticate)),
+            Route("/healthz", endpoint=healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def serve_http(host: Host, *, host_addr: str = "127.0.0.1", port: int,
+               authenticate: Authenticator | None = None) -> None:
+    """Serve :func:`build_http_app` with uvicorn (blocks until stopped). Binds to loopback unless
+    told otherwise."""
+    import uvicorn
+
+    app = build_http_app(host, authenticate=authenticate)
+    config = uvicorn.Config(app, host=host_addr, port=port, log_level=host.settings.log_level.lower(),
+                            lifespan="on")
+    uvicorn.Server(config).run()
+
+
+# -- in-process client -----------------------------------------------------------------------------
+@asynccontextmanager
+async def in_memory_client(host: Host, *, identity: Identity | None = None) -> AsyncIterator[ClientSession]:
+    """A :class:`ClientSession`, initialized, talking JSON-RPC to this host's MCP server in memory.
+
+    For tests and plugin authors: ``async with in_memory_client(host) as s: await s.list_tools()``.
+    Calls run as ``identity`` (default :meth:`Identity.local`).
+    """
+    from mcp import Client
+
+    server = build_server(host, identity=identity)
+    async with Client(server, mode="legacy", cache=None) as client:
+        yield client.session
+
+
+# -- python -m neural_trader.frontends.mcp ---------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    """Serve MCP over stdio: ``python -m neural_trader.frontends.mcp --scopes read``."""
+    from neural_trader.host import make_host
+
+    parser = argparse.ArgumentParser(prog="python -m neural_trader.frontends.mcp",
+                                     description="Serve Neural Trader's operations as MCP tools over stdio.")
+    parser.add_argument("--scopes", default="read",
+                        help="comma-separated scopes of the caller: read, trade, admin (default: read)")
+    args = parser.parse_args(argv)
+    try:
+        scopes = Scope.parse_many(args.scopes)
+    except NtError as exc:
+        parser.error(exc.message)
+    host = make_host()
+    logging.basicConfig(stream=sys.stderr, level=host.settings.log_level.upper())
+    try:
+        anyio.run(lambda: run_stdio(host, scopes=scopes))
+    finally:
+        host.close()
+
+
+if __name__ == "__main__":
+    from neural_trader.frontends.mcp import main as _main
+
+    _main()
