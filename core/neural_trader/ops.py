@@ -247,7 +247,7 @@ class Operation:
             )
         ctx.cancel.raise_if_cancelled()
         if _is_async(self.handler):
-            result = await self.handler(params, ctx)  # type: ignore[misc]
+            result = await self.handler(params, ctx)  # type: ignore[misc,unused-ignore]
         else:
             import anyio.to_thread
 
@@ -265,7 +265,7 @@ class Operation:
             await self.invoke(None, ctx)  # raises NtForbidden before looking at the input
         params = self.parse(raw)
         result = await self.invoke(params, ctx)
-        return wire.unstructure(result)  # type: ignore[no-any-return]
+        return wire.unstructure(result)  # type: ignore[no-any-return,unused-ignore]
 
 
 @functools.cache

@@ -132,10 +132,10 @@ class _SchemaBuilder:
                     prop["writeOnly"] = True
                 if field.default is attrs.NOTHING:
                     required.append(name)
-                elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type,unused-ignore]
                     prop["default"] = _json_default(field.default)
-                elif not field.default.takes_self:  # type: ignore[union-attr]
-                    prop["default"] = _json_default(field.default.factory())  # type: ignore[union-attr]
+                elif not field.default.takes_self:
+                    prop["default"] = _json_default(field.default.factory())
                 properties[name] = prop
             schema: dict[str, Any] = {"type": "object", "properties": properties}
             if required:
@@ -202,7 +202,7 @@ class _SchemaBuilder:
                     "maxItems": len(args),
                 }
             item = self.type_schema(args[0]) if args else {}
-            schema = {"type": "array", "items": item}
+            schema: dict[str, Any] = {"type": "array", "items": item}
             if origin in (set, frozenset):
                 schema["uniqueItems"] = True
             return schema
@@ -277,5 +277,5 @@ def _scalar_target(prop: dict[str, Any]) -> dict[str, Any]:
     # For Optional[X] expressed as anyOf, bounds belong to the non-null branch.
     for branch in prop.get("anyOf", ()):
         if branch.get("type") != "null":
-            return branch  # type: ignore[no-any-return]
+            return branch  # type: ignore[no-any-return,unused-ignore]
     return prop
