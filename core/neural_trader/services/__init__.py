@@ -1,4 +1,4 @@
-"""Services operations use: storage (SQLModel), cache (memory/Redis), API keys.
+"""Services operations use: storage (SQLModel), cache (memory/Redis), API keys, outbound HTTP.
 
 Each is built lazily on first use, so a CLI ``--help`` or an operation that needs none of them
 never opens a database.
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from neural_trader.services.cache import Cache
+    from neural_trader.services.http import HttpService
     from neural_trader.services.keys import KeyStore
     from neural_trader.services.storage import Storage
     from neural_trader.settings import Settings
@@ -25,6 +26,7 @@ class Services:
         self._storage: Storage | None = None
         self._cache: Cache | None = None
         self._keys: KeyStore | None = None
+        self._http: HttpService | None = None
 
     @property
     def storage(self) -> Storage:
@@ -43,6 +45,16 @@ class Services:
 
                 self._cache = make_cache(self.settings)
             return self._cache
+
+    @property
+    def http(self) -> HttpService:
+        """The shared HTTP layer external adapters use (rate limits, retries, breakers)."""
+        with self._lock:
+            if self._http is None:
+                from neural_trader.services.http import HttpService
+
+                self._http = HttpService(self.settings)
+            return self._http
 
     @property
     def keys(self) -> KeyStore:
@@ -66,7 +78,7 @@ class Services:
 
     def close(self) -> None:
         with self._lock:
-            for service in (self._cache, self._storage):
+            for service in (self._http, self._cache, self._storage):
                 if service is not None:
                     service.close()
-            self._storage = self._cache = self._keys = None
+            self._storage = self._cache = self._keys = self._http = None
