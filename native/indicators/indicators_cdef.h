@@ -1,0 +1,13 @@
+int nt_decimal_digits(const double *x, int64_t n, int64_t window, int32_t *digits);
+int nt_sma(const double *x, int64_t n, int64_t window, double *out);
+int nt_ema(const double *x, int64_t n, int64_t window, double *out);
+int nt_rolling_std(const double *x, int64_t n, int64_t window, int32_t ddof, double *out);
+int nt_zscore(const double *x, int64_t n, int64_t window, int32_t ddof, double *out);
+int nt_bollinger(const double *x, int64_t n, int64_t window, double k, double *mid, double *upper, double *lower);
+int nt_rsi(const double *x, int64_t n, int64_t window, double *out);
+int nt_macd(const double *x, int64_t n, int64_t fast, int64_t slow, int64_t signal, double *macd, double *signal_line, double *hist);
+int nt_atr(const double *high, const double *low, const double *close, int64_t n, int64_t window, double *out);
+int nt_rolling_max(const double *x, int64_t n, int64_t window, double *out);
+int nt_rolling_min(const double *x, int64_t n, int64_t window, double *out);
+int nt_donchian(const double *high, const double *low, int64_t n, int64_t window, double *upper, double *mid, double *lower);
+int nt_crossover(const double *fast, const double *slow, int64_t n, int8_t *out);
