@@ -119,8 +119,8 @@ def _rest_throughput(seconds: int, workers: int, data_dir: Path) -> dict[str, An
         out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", header, url],
                              capture_output=True, text=True, check=True).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-        p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+        p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+        p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         return {"tool": "wrk -t2 -c64", "rps": rps, "p50": p50, "p99": p99,
                 "non_2xx": int(errors.group(1)) if errors else 0}

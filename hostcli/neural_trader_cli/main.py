@@ -111,7 +111,11 @@ class OperationCommand(click.Command):
 
 
 def _has_image(schema: dict[str, Any]) -> bool:
-    return any(p.get("title") == "Image" for p in schema.get("properties", {}).values())
+    """Whether a result schema has a top-level ``Image`` field (``Image`` or ``Image | None``)."""
+    def is_image(prop: dict[str, Any]) -> bool:
+        return prop.get("title") == "Image" or any(is_image(b) for b in prop.get("anyOf", ()))
+
+    return any(is_image(p) for p in schema.get("properties", {}).values())
 
 
 def _write_images(result: dict[str, Any], path: str) -> None:

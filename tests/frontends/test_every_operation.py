@@ -22,12 +22,9 @@ from neural_trader_cli.main import make_cli
 ADMIN = Identity(name="test-admin", scopes=frozenset({Scope.ADMIN}))
 
 
-def _first_party_host() -> Host:
-    return make_host(strict=True)
-
-
-HOST = _first_party_host()
-OPERATIONS = list(HOST.operations)
+# Collected once to parametrize (this host only lists; it never runs an operation, so it never
+# touches the user's data dir). Each test gets a fresh host in an isolated data dir.
+OPERATIONS = list(make_host(strict=True).operations)
 
 
 def _example(op: Operation) -> dict[str, Any]:
@@ -43,16 +40,9 @@ async def _cli(host: Host, args: list[str]) -> Any:
     return await anyio.to_thread.run_sync(lambda: CliRunner().invoke(make_cli(host), args))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def host() -> Host:
-    return HOST
-
-
-@pytest.fixture(scope="module")
-async def openapi(host: Host) -> dict[str, Any]:
-    app = rest.build_app(host, authenticate=lambda _header: ADMIN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
-        return (await client.get("/openapi.json")).json()  # type: ignore[no-any-return]
+    return make_host(strict=True)
 
 
 def test_the_registry_is_not_empty() -> None:

@@ -1,0 +1,329 @@
+"""The market data service of a host: providers, the fallback chain, the cache and the local store.
+
+:meth:`MarketData.for_host` gives each host one instance (made on first use, dropped with the host).
+A request names a provider, or lets the chain pick: each provider of the symbol's class in order,
+skipping those that are not configured (no API key) or cannot serve the request, falling through
+on any provider error (an open breaker, a 5xx after retries, a rate limit, an unknown symbol), and
+failing with every provider's reason when none answers. Answers are cached per request (see
+:mod:`neural_trader.market.caching`) and always carry the name of the provider that served them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
+
+from neural_trader.domain.market import Bars, Quote, Timeframe, Trade, to_ns
+from neural_trader.errors import NtCancelled, NtError, NtNotFound, NtUnavailable, NtUserError
+from neural_trader.market.caching import CachePolicy, MarketCache
+from neural_trader.market.provider import DataProvider, ProviderContext, ProviderHealth, ProviderSpec
+from neural_trader.market.routing import asset_class, chains_from_settings
+from neural_trader.market.store import LocalStore, StoredSeries
+
+if TYPE_CHECKING:
+    from neural_trader.host import Host
+    from neural_trader.services.cache import Cache
+    from neural_trader.services.http import HttpService
+    from neural_trader.settings import Settings
+
+__all__ = ["DEFAULT_LOOKBACK", "Attempt", "MarketData"]
+
+T = TypeVar("T")
+_DAY = dt.timedelta(days=1)
+
+#: How far back ``bars`` looks when no start is given.
+DEFAULT_LOOKBACK: dict[Timeframe, dt.timedelta] = {
+    Timeframe.MIN_1: 2 * _DAY, Timeframe.MIN_5: 7 * _DAY, Timeframe.MIN_15: 14 * _DAY,
+    Timeframe.MIN_30: 30 * _DAY, Timeframe.HOUR_1: 60 * _DAY, Timeframe.HOUR_4: 180 * _DAY,
+    Timeframe.DAY_1: 365 * _DAY, Timeframe.WEEK_1: 5 * 365 * _DAY, Timeframe.MONTH_1: 10 * 365 * _DAY,
+}
+
+_instances: weakref.WeakKeyDictionary[Host, MarketData] = weakref.WeakKeyDictionary()
+_instances_lock = threading.Lock()
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """One provider the chain tried or skipped, and why it did not answer."""
+
+    provider: str
+    reason: str
+    error: str | None = None  # the error type, when it failed rather than being skipped
+
+
+class MarketData:
+    """Market data for one host. Thread-safe; usable from any event loop.
+
+    :param specs: the registered providers, by name.
+    :param http: the HTTP layer for network providers (built on first use when omitted).
+    :param environ: where API keys are read from (default ``os.environ``).
+    :param clock: epoch seconds (tests pass a fixed one).
+    """
+
+    def __init__(self, *, settings: Settings, specs: Mapping[str, ProviderSpec], cache: Cache,
+                 http: HttpService | Callable[[], HttpService] | None = None,
+                 store: LocalStore | None = None, environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.specs = dict(specs)
+        self.clock = clock
+        self.store = store or LocalStore(Path(settings.data_dir) / "bars")
+        values = settings.plugin("market", environ)
+        self.chains = chains_from_settings(values)
+        self.cache = MarketCache(cache, _policy(values))
+        self._http_instance: HttpService | None = None
+        self._http_factory: Callable[[], HttpService] = lambda: _default_http(settings)
+        if hasattr(http, "client"):  # an HttpService (not imported here: it is heavy)
+            self._http_instance = cast("HttpService", http)
+        elif http is not None:
+            self._http_factory = cast("Callable[[], HttpService]", http)
+        self._http_lock = threading.Lock()
+        self.context = ProviderContext(settings=settings, store=self.store, http=self._get_http,
+                                       environ=environ, clock=clock)
+        self._providers: dict[str, DataProvider] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_host(cls, host: Host, **overrides: Any) -> MarketData:
+        """The host's instance, made on first use (``overrides`` apply only then: tests pass ``http``)."""
+        with _instances_lock:
+            found = _instances.get(host)
+            if found is None:
+                specs = {spec.name: spec for spec in host.registry("data_providers")}
+                owner = weakref.ref(host)  # the instance must not keep its host alive (weak-keyed map)
+                overrides.setdefault("http", lambda: owner().services.http)  # type: ignore[union-attr]
+                cache = overrides.pop("cache", None)
+                if cache is None:  # not `or`: an empty cache is falsy (it has a __len__)
+                    cache = host.services.cache
+                found = cls(settings=host.settings, specs=specs, cache=cache, **overrides)
+                _instances[host] = found
+            return found
+
+    @classmethod
+    def forget(cls, host: Host) -> None:
+        """Drop the host's instance (its services are closing); the next use makes a fresh one."""
+        with _instances_lock:
+            _instances.pop(host, None)
+
+    def _get_http(self) -> HttpService:
+        with self._http_lock:
+            if self._http_instance is None:
+                self._http_instance = self._http_factory()
+            return self._http_instance
+
+    # -- providers ------------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(self.specs)
+
+    def spec(self, name: str) -> ProviderSpec:
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise NtNotFound(f"no data provider named {name!r}; available: {', '.join(self.names()) or 'none'}",
+                             details={"available": self.names()}) from None
+
+    def provider(self, name: str) -> DataProvider:
+        spec = self.spec(name)
+        with self._lock:
+            found = self._providers.get(name)
+            if found is None:
+                found = spec.create(self.context)
+                self._providers[name] = found
+            return found
+
+    def status(self, name: str) -> ProviderHealth:
+        return self.provider(name).status()
+
+    def chain(self, symbol: str) -> tuple[str, ...]:
+        return self.chains.get(asset_class(symbol)) or self.chains["*"]
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+    # -- bars ---------------------------------------------------------------------------------------------
+    def window(self, timeframe: Timeframe, start: dt.datetime | None, end: dt.datetime | None,
+               *, lookback: dt.timedelta | None = None) -> tuple[dt.datetime, dt.datetime]:
+        """The concrete ``[start, end]`` of a request (defaults: now, and a lookback per timeframe)."""
+        end = end or self.now()
+        start = start or end - (lookback or DEFAULT_LOOKBACK[timeframe])
+        if start > end:
+            raise NtUserError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
+        return start, end
+
+    async def bars(self, symbol: str, timeframe: Timeframe, start: dt.datetime | None = None,
+                   end: dt.datetime | None = None, *, provider: str | None = None,
+                   exclude: Sequence[str] = (), use_cache: bool = True) -> Bars:
+        """Bars starting in ``[start, end]`` from ``provider``, or from the first provider of the chain
+        that answers."""
+        lo, hi = self.window(timeframe, start, end)
+        key = self.cache.key("bars", provider or "auto", symbol, timeframe.value,
+                             "default" if start is None else to_ns(start), "now" if end is None else to_ns(hi))
+        if use_cache and self._cacheable(provider) and (hit := self.cache.get_bars(key)) is not None:
+            return hit
+        kind = f"{timeframe.value} bars of {symbol}"
+
+        async def fetch(p: DataProvider) -> Bars:
+            return (await p.bars(symbol, timeframe, lo, hi)).between(lo, hi)
+
+        result = await self._first(provider, symbol, "bars", kind, fetch, timeframe=timeframe, exclude=exclude)
+        if self._cacheable(result.provider):
+            self.cache.put_bars(key, result, self.cache.policy.bars_ttl(timeframe, to_ns(hi), to_ns(self.now())))
+        return result
+
+    async def quote(self, symbol: str, *, provider: str | None = None, as_of: dt.datetime | None = None) -> Quote:
+        return await self._point("quotes", Quote, symbol, provider, as_of)
+
+    async def trade(self, symbol: str, *, provider: str | None = None, as_of: dt.datetime | None = None) -> Trade:
+        return await self._point("trades", Trade, symbol, provider, as_of)
+
+    async def _point(self, kind: str, cls: type[Any], symbol: str, provider: str | None,
+                     as_of: dt.datetime | None) -> Any:
+        key = self.cache.key(kind, provider or "auto", symbol, "now" if as_of is None else to_ns(as_of))
+        if self._cacheable(provider) and (hit := self.cache.get_value(key, cls)) is not None:
+            return hit
+
+        async def fetch(p: DataProvider) -> Any:
+            method = p.quote if kind == "quotes" else p.trade
+            return await method(symbol, as_of=as_of)
+
+        result = await self._first(provider, symbol, kind, f"a {kind[:-1]} of {symbol}", fetch,
+                                   point_in_time=as_of is not None)
+        if self._cacheable(result.provider):
+            self.cache.put_value(key, result, self.cache.policy.point_ttl(as_of is not None))
+        return result
+
+    def _cacheable(self, provider: str | None) -> bool:
+        """Whether answers of ``provider`` (``None``: the chain) go through the cache."""
+        spec = self.specs.get(provider) if provider is not None else None
+        return spec is None or spec.capabilities.cacheable
+
+    async def _first(self, provider: str | None, symbol: str, kind: str, what: str,
+                     fetch: Callable[[DataProvider], Any], *, timeframe: Timeframe | None = None,
+                     point_in_time: bool = False, exclude: Sequence[str] = ()) -> Any:
+        if provider is not None:
+            spec = self.spec(provider)
+            why = spec.capabilities.serves(kind, timeframe=timeframe, asset_class=asset_class(symbol))
+            if why is not None:
+                raise NtUserError(f"provider {provider} {why}")
+            if point_in_time and not spec.capabilities.point_in_time:
+                raise NtUserError(f"provider {provider} answers only the latest {kind[:-1]}; as_of is "
+                                  f"supported by {', '.join(self._point_in_time()) or 'no provider'}")
+            p = self.provider(provider)
+            health = p.status()
+            if not health.configured:
+                raise NtUnavailable(f"provider {provider} is not configured: {health.reason}")
+            return await fetch(p)
+        attempts: list[Attempt] = []
+        cls = asset_class(symbol)
+        for name in self.chain(symbol):
+            if name in exclude:
+                continue
+            if name not in self.specs:
+                attempts.append(Attempt(provider=name, reason="not installed"))
+                continue
+            spec = self.specs[name]
+            why = spec.capabilities.serves(kind, timeframe=timeframe, asset_class=cls)
+            if why is None and point_in_time and not spec.capabilities.point_in_time:
+                why = "answers only the latest value (no as_of)"
+            if why is not None:
+                attempts.append(Attempt(provider=name, reason=why))
+                continue
+            try:
+                p = self.provider(name)
+                health = p.status()
+                if not health.configured:
+                    attempts.append(Attempt(provider=name, reason=f"not configured: {health.reason}"))
+                    continue
+                return await fetch(p)
+            except NtCancelled:
+                raise
+            except NtError as exc:
+                attempts.append(Attempt(provider=name, reason=exc.message, error=exc.type))
+        raise _exhausted(what, cls, self.chain(symbol), attempts)
+
+    def _point_in_time(self) -> list[str]:
+        return [n for n, s in sorted(self.specs.items()) if s.capabilities.point_in_time]
+
+    # -- the local store ----------------------------------------------------------------------------------
+    async def download(self, symbol: str, timeframe: Timeframe, start: dt.datetime | None = None,
+                       end: dt.datetime | None = None, *, provider: str | None = None) -> tuple[Bars, StoredSeries]:
+        """Fetch bars (never from the store itself) and save them in the local store."""
+        ((_, outcome),) = await self.download_many([symbol], timeframe, start, end, provider=provider)
+        if isinstance(outcome, NtError):
+            raise outcome
+        return outcome
+
+    async def download_many(
+        self, symbols: Sequence[str], timeframe: Timeframe, start: dt.datetime | None = None,
+        end: dt.datetime | None = None, *, provider: str | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> list[tuple[str, tuple[Bars, StoredSeries] | NtError]]:
+        """Download each symbol (one request for all where the named provider fetches several
+        symbols at once); a symbol that fails gets its error, the others are still saved."""
+        if provider == "local":
+            raise NtUserError("download copies bars into the local store; name another provider")
+        lookback = DEFAULT_LOOKBACK[timeframe] * (5 if not timeframe.intraday else 15)
+        lo, hi = self.window(timeframe, start, end, lookback=lookback)
+        fetched: dict[str, Bars] = {}
+        if provider is not None and len(symbols) > 1 and self.spec(provider).capabilities.multi_symbol:
+            p = self.provider(provider)
+            if p.status().configured and self.spec(provider).capabilities.serves("bars", timeframe=timeframe) is None:
+                fetched = await p.bars_many(symbols, timeframe, lo, hi)
+        out: list[tuple[str, tuple[Bars, StoredSeries] | NtError]] = []
+        for i, symbol in enumerate(symbols):
+            if progress is not None:
+                progress(i, len(symbols), f"downloading {symbol}")
+            try:
+                bars = fetched[symbol].between(lo, hi) if symbol in fetched else await self.bars(
+                    symbol, timeframe, lo, hi, provider=provider, exclude=("local",), use_cache=False)
+                if not len(bars):
+                    raise NtNotFound(f"provider {bars.provider} has no {timeframe.value} bars of {symbol} between "
+                                     f"{lo.date()} and {hi.date()}; nothing was saved")
+                out.append((symbol, (bars, self.store.save(bars))))
+            except NtCancelled:
+                raise
+            except NtError as exc:
+                out.append((symbol, exc))
+        return out
+
+
+def _default_http(settings: Settings) -> HttpService:
+    from neural_trader.services.http import HttpService
+
+    return HttpService(settings)
+
+
+def _exhausted(what: str, cls: str, chain: Sequence[str], attempts: list[Attempt]) -> NtError:
+    lines = "; ".join(f"{a.provider}: {a.reason}" for a in attempts) or "the chain is empty"
+    details = {"asset_class": cls, "chain": list(chain), "attempts": [attrs.asdict(a) for a in attempts]}
+    tried = [a for a in attempts if a.error is not None]
+    if tried and all(a.error == "not_found" for a in tried):
+        return NtNotFound(f"no provider has {what} ({lines})", details=details)
+    hint = ("; configure a provider (e.g. NT_ALPACA_API_KEY/NT_ALPACA_API_SECRET), run market.download "
+            "to fill the local store, or ask for provider 'synthetic' explicitly") if not tried else ""
+    return NtUnavailable(f"no provider could serve {what} ({lines}){hint}", details=details)
+
+
+def _policy(values: Mapping[str, Any]) -> CachePolicy:
+    def number(key: str, default: float) -> float:
+        raw = values.get(key)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise NtUserError(f"market setting {key} must be a number of seconds, got {raw!r}") from None
+        if not value > 0:
+            raise NtUserError(f"market setting {key} must be > 0, got {raw!r}")
+        return value
+
+    enabled = str(values.get("cache", "true")).strip().lower() not in ("0", "false", "no", "off")
+    return CachePolicy(quote_ttl=number("quote_ttl", 5.0), history_ttl=number("history_ttl", 30 * 86_400.0),
+                       settle=number("settle", 3600.0), enabled=enabled)
