@@ -28,7 +28,8 @@ set +e
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --track-origins=yes \
     --num-callers=40 --xml=yes --xml-file="$xml" \
     "$py" -m pytest -p no:cacheprovider -q \
-    tests/native/test_indicators.py tests/native/test_simulate.py tests/native/test_oracles.py "$@"
+    tests/native/test_indicators.py tests/native/test_simulate.py tests/native/test_oracles.py \
+    tests/native/test_metrics.py tests/native/test_risk.py "$@"
 status=$?
 set -e
 
