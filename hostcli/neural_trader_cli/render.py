@@ -18,6 +18,8 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"  # people read tables; --json keeps full precision
     if isinstance(value, dict | list):
         if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
             return ", ".join(_cell(v) for v in value)
@@ -68,8 +70,11 @@ def print_records(records: list[dict[str, Any]], title: str | None = None, conso
                 if key not in columns:
                     columns.append(key)
     table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for i, column in enumerate(columns):
+        # Numbers and ids stay on one line (cut with an ellipsis when the terminal is narrow; --json
+        # has everything); only the last column, usually prose, wraps.
+        last = i == len(columns) - 1
+        table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last)
     for record in records:
         table.add_row(*(_cell(record.get(c)) for c in columns))
     console.print(table)

@@ -85,3 +85,7 @@ class ApiKeyRow(Table, table=True):
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+
+# Tables defined in modules of their own register on ``metadata`` when imported; import them here so
+# that whoever reads the schema through this module (migrations, autogenerate) sees every table.
+from neural_trader.services import tables_backtest as _tables_backtest  # noqa: E402, F401
