@@ -28,7 +28,7 @@ PING = {"echo": "bench"}
 def _percentiles(samples_s: list[float]) -> tuple[float, float]:
     ordered = sorted(samples_s)
     p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return p50 * 1e6, p99 * 1e6
 
 

@@ -149,7 +149,7 @@ def test_registry_rejects_collisions_naming_both_plugins() -> None:
 
 def test_unknown_operation_suggests_close_names() -> None:
     host = _host(SUM)
-    with pytest.raises(NtNotFound, match="did you mean basket.total"):
+    with pytest.raises(NtNotFound, match=r"did you mean basket\.total"):
         host.operation("basket.totl")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
+
 from neural_trader.hookspecs import hookimpl
 from neural_trader.host import Host
 from neural_trader.ops import Context, Operation

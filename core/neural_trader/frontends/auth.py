@@ -66,9 +66,8 @@ def host_origin_problem(settings: Settings, host_header: str | None, origin: str
     (any port). Requests without an Origin (non-browser clients) pass the origin check.
     """
     allowed_hosts = {h.lower() for h in settings.allowed_hosts}
-    if "*" not in allowed_hosts:
-        if not host_header or _host_only(host_header) not in allowed_hosts:
-            return f"Host {host_header!r} is not allowed; allowed: {', '.join(sorted(allowed_hosts))}"
+    if "*" not in allowed_hosts and (not host_header or _host_only(host_header) not in allowed_hosts):
+        return f"Host {host_header!r} is not allowed; allowed: {', '.join(sorted(allowed_hosts))}"
     if origin and "*" not in settings.allowed_origins:
         parts = urlsplit(origin.strip().lower())
         candidate = f"{parts.scheme}://{_host_only(parts.netloc)}"
