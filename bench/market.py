@@ -53,15 +53,6 @@ def _host(**settings: Any) -> Any:
     return host
 
 
-def create_app() -> Any:
-    """uvicorn factory for the worker processes: the REST app with API-key authentication."""
-    from neural_trader.frontends import rest
-    from neural_trader.frontends.auth import make_authenticator
-
-    host = _host()
-    return rest.build_app(host, authenticate=make_authenticator(host), close_host=True)
-
-
 # -- parsing -----------------------------------------------------------------------------------------
 def _parse(repeat: int) -> list[tuple[str, str, str]]:
     from neural_trader.market.files import read_bars
@@ -170,8 +161,8 @@ def _rest(seconds: int, workers: int) -> list[tuple[str, str, str, str]]:
         key = json.loads(created.stdout)["key"]
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.market:create_app", "--factory", "--port", str(port),
-             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-m", "neural_trader_cli.main", "serve", "rest", "--port", str(port),
+             "--workers", str(workers)],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -22,9 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from neural_trader import __version__
 from neural_trader.backtest.config import BacktestConfig
@@ -34,11 +31,11 @@ from neural_trader.errors import NtNotFound
 from neural_trader.native.simulate import ExitReason
 from neural_trader.schema import param
 from neural_trader.serde import wire
-from neural_trader.services.tables_backtest import BacktestRunRow
 
 if TYPE_CHECKING:
     from neural_trader.backtest.data import RunData
     from neural_trader.services.storage import Storage
+    from neural_trader.services.tables_backtest import BacktestRunRow
 
 __all__ = [
     "RunSpec", "StoredRun", "TradeRow", "code_version", "fetch_run", "list_runs", "pack_results",
@@ -211,6 +208,10 @@ class StoredRun:
 
 def fetch_run(storage: Storage, run_id: str) -> StoredRun:
     """The stored run ``run_id`` (a unique prefix of at least 6 digits also finds it)."""
+    from sqlmodel import col, select
+
+    from neural_trader.services.tables_backtest import BacktestRunRow
+
     with storage.session() as session:
         row = session.get(BacktestRunRow, run_id)
         if row is None and len(run_id) >= 6:
@@ -225,6 +226,11 @@ def fetch_run(storage: Storage, run_id: str) -> StoredRun:
 def list_runs(storage: Storage, *, strategy: str | None = None, symbol: str | None = None,
               limit: int = 20, offset: int = 0) -> tuple[list[StoredRun], int]:
     """Newest first (ties by id); returns (a page of runs, how many match in all)."""
+    import sqlalchemy as sa
+    from sqlmodel import col, select
+
+    from neural_trader.services.tables_backtest import BacktestRunRow
+
     conditions: list[sa.ColumnElement[bool]] = []
     if strategy:
         conditions.append(col(BacktestRunRow.strategy) == strategy)
@@ -242,6 +248,10 @@ def list_runs(storage: Storage, *, strategy: str | None = None, symbol: str | No
 
 
 def _insert(storage: Storage, row: BacktestRunRow) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from neural_trader.services.tables_backtest import BacktestRunRow
+
     try:
         with storage.session() as session:
             if session.get(BacktestRunRow, row.id) is None:
@@ -257,6 +267,8 @@ def run_or_fetch(storage: Storage, spec: RunSpec, data: RunData, strategy: Any,
     ``compute()`` runs the backtest and returns its :class:`BacktestResult`; it is called only when
     the run is not stored yet. Returns the stored run and the fresh result (None when it was stored).
     """
+    from neural_trader.services.tables_backtest import BacktestRunRow
+
     code = code_version(strategy)
     run_id = spec.run_id(data.fingerprint, code)
     with storage.session() as session:
