@@ -74,7 +74,8 @@ def print_records(records: list[dict[str, Any]], title: str | None = None, conso
         # Numbers and ids stay on one line (cut with an ellipsis when the terminal is narrow; --json
         # has everything); only the last column, usually prose, wraps.
         last = i == len(columns) - 1
-        table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last)
+        table.add_column(column, overflow="fold" if last else "ellipsis", no_wrap=not last,
+                         min_width=min(len(column), 8))
     for record in records:
         table.add_row(*(_cell(record.get(c)) for c in columns))
     console.print(table)
