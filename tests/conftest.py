@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
+import servers
+import sqlalchemy as sa
+
+from neural_trader.services.storage import normalize_url
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +21,31 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     for name in ("NT_DATABASE_URL", "NT_REDIS_URL", "NT_DISABLE_PLUGIN_AUTOLOAD", "NT_LOAD_PLUGINS",
                  "NT_BLOCK_PLUGINS", "NT_AUTH"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL of the test PostgreSQL whose ``search_path`` is a fresh, empty schema (dropped after)."""
+    problem = servers.postgres_problem()
+    if problem:
+        servers.unreachable(f"PostgreSQL at {servers.POSTGRES_URL}", problem)
+    schema = f"nt_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(servers.POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in servers.POSTGRES_URL else "?"
+    try:
+        yield f"{servers.POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The URL of the test Redis (tests use their own key prefixes)."""
+    problem = servers.redis_problem()
+    if problem:
+        servers.unreachable(f"Redis at {servers.REDIS_URL}", problem)
+    return servers.REDIS_URL

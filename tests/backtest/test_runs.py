@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,10 +34,6 @@ from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader.services.storage import Storage
 from neural_trader.services.tables_backtest import BacktestRunRow
 from neural_trader.strategies.sma_crossover import SmaCrossover
-
-# The PostgreSQL fixtures of the service tests (a fresh schema per test, dropped after).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from services.conftest import postgres_url  # noqa: F401
 
 ORCL = Path(__file__).resolve().parents[1] / "data" / "orcl-1995-2014.txt"
 

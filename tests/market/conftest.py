@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-import redis
 
 from neural_trader.host import Host, make_host
 from neural_trader.market.service import MarketData
@@ -29,7 +27,6 @@ from neural_trader_plugins.market_providers import SPECS
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURES = TESTS / "fixtures"
 DATA = TESTS / "data"
-REDIS_URL = os.environ.get("NT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: A fixed "now" for the market service: 2024-06-03 (a Monday) 15:00 UTC.
 NOW = 1_717_426_800.0
 
@@ -154,26 +151,3 @@ def host(tmp_path: Path) -> Iterator[Host]:
                   settings=load_settings(env={}, data_dir=tmp_path / "host-data"))
     yield h
     h.close()
-
-
-@functools.cache
-def _redis_problem() -> str | None:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return str(exc)
-    finally:
-        client.close()
-    return None
-
-
-@pytest.fixture
-def redis_url() -> str:
-    problem = _redis_problem()
-    if problem:
-        message = f"Redis at {REDIS_URL} is not reachable ({problem})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must provide it")
-        pytest.skip(message)
-    return REDIS_URL

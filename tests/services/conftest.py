@@ -1,15 +1,12 @@
 """Fixtures for the service tests: the same suite on SQLite and on the real PostgreSQL, on memory
 and on the real Redis.
 
-The servers are found at ``NT_TEST_POSTGRES_URL`` / ``NT_TEST_REDIS_URL`` (defaults: the local
-ones). When one cannot be reached its tests are skipped with the reason, except under CI (``CI`` is
-set), where that is a failure: CI provides both servers.
+``postgres_url`` and ``redis_url`` come from ``tests/conftest.py`` (see ``tests/servers.py`` for how
+the servers are found and what happens when one does not answer).
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import shutil
 import signal
 import socket
@@ -21,64 +18,10 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
+from servers import unreachable
 
 from neural_trader.services.cache import RedisCache
-from neural_trader.services.storage import Storage, normalize_url
-
-POSTGRES_URL = os.environ.get("NT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("NT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _unreachable(what: str, why: str) -> None:
-    message = f"{what} is not reachable ({why})"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI must provide it")
-    pytest.skip(message)
-
-
-@functools.cache
-def _postgres_problem() -> str | None:
-    engine = sa.create_engine(normalize_url(POSTGRES_URL), connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except Exception as exc:
-        return str(exc).splitlines()[0]
-    finally:
-        engine.dispose()
-    return None
-
-
-@functools.cache
-def _redis_problem() -> str | None:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return str(exc)
-    finally:
-        client.close()
-    return None
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL of the test PostgreSQL whose ``search_path`` is a fresh, empty schema (dropped after)."""
-    problem = _postgres_problem()
-    if problem:
-        _unreachable(f"PostgreSQL at {POSTGRES_URL}", problem)
-    schema = f"nt_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+from neural_trader.services.storage import Storage
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -93,14 +36,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def storage(db_url: str) -> Iterator[Storage]:
     with Storage(db_url) as storage:
         yield storage
-
-
-@pytest.fixture
-def redis_url() -> str:
-    problem = _redis_problem()
-    if problem:
-        _unreachable(f"Redis at {REDIS_URL}", problem)
-    return REDIS_URL
 
 
 @pytest.fixture
@@ -176,7 +111,7 @@ class RedisServer:
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A private redis-server (never the shared one on 6379), started; stopped after the test."""
     if shutil.which("redis-server") is None:
-        _unreachable("redis-server", "the executable is not on PATH")
+        unreachable("redis-server", "the executable is not on PATH")
     server = RedisServer(tmp_path)
     server.start()
     try:
