@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
+import re
+import shutil
+import socket
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +120,57 @@ def synthetic_bars(n: int, seed: int = 7) -> dict[str, np.ndarray]:
     high = np.maximum(open_, close) + spread
     low = (np.minimum(open_, close) - spread).clip(0.01)
     return {"open": open_, "high": high, "low": low, "close": close}
+
+
+# -- REST load tests (a real server in its own processes, wrk as the load generator) -----------------
+
+
+@contextlib.contextmanager
+def rest_server(workers: int = 2) -> Iterator[tuple[str, str]]:
+    """``neural-trader serve rest --workers N`` on a free loopback port, started the way users start it,
+    with a fresh data dir and a read-scope API key; yields ``(base_url, key)``."""
+    import httpx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NT_DATA_DIR": tmp}
+        for name in ("NT_REDIS_URL", "NT_DATABASE_URL", "NT_AUTH"):
+            env.pop(name, None)
+        created = subprocess.run([sys.executable, "-m", "neural_trader_cli.main", "keys", "create", "bench",
+                                  "--scopes", "read", "--json"], env=env, capture_output=True, text=True, check=True)
+        key = json.loads(created.stdout)["key"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        server = subprocess.Popen(
+            [sys.executable, "-m", "neural_trader_cli.main", "serve", "rest", "--port", str(port),
+             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            yield base, key
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def wrk(url: str, key: str, seconds: int) -> dict[str, Any]:
+    """Requests/second and latency percentiles of ``GET url`` with the API key (2 threads, 64
+    connections, after a 2 s warm-up). Raises if wrk is not installed."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    header = f"Authorization: Bearer {key}"
+    subprocess.run(["wrk", "-t2", "-c32", "-d2s", "-H", header, url], capture_output=True, check=True)
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", header, url],
+                         capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    # Anchored: "+/- Stdev" columns such as "87.50%" must not be read as the latency percentiles.
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50": re.search(r"^\s*50%\s+(\S+)", out, re.MULTILINE).group(1),  # type: ignore[union-attr]
+            "p99": re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE).group(1),  # type: ignore[union-attr]
+            "non_2xx": int(errors.group(1)) if errors else 0}

@@ -9,18 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.common import rest_server, wrk
 
 PING = {"echo": "bench"}
 
@@ -30,12 +29,6 @@ def _percentiles(samples_s: list[float]) -> tuple[float, float]:
     p50 = statistics.median(ordered)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return p50 * 1e6, p99 * 1e6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _in_process_mcp(n: int) -> tuple[float, float]:
@@ -91,42 +84,13 @@ async def _stdio_mcp(n: int) -> tuple[float, float]:
     return _percentiles(samples)
 
 
-def _rest_throughput(seconds: int, workers: int, data_dir: Path) -> dict[str, Any]:
-    env = {**os.environ, "NT_DATA_DIR": str(data_dir)}
-    created = subprocess.run([sys.executable, "-m", "neural_trader_cli.main", "keys", "create", "bench",
-                              "--scopes", "read", "--json"], env=env, capture_output=True, text=True, check=True)
-    import json
-
-    key = json.loads(created.stdout)["key"]
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "neural_trader_cli.main", "serve", "rest", "--port", str(port),
-         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/v1/system/ping?echo=bench"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        header = f"Authorization: Bearer {key}"
+def _rest_throughput(seconds: int, workers: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"tool": "none (install wrk: apt-get install wrk)", "rps": float("nan")}
+    with rest_server(workers) as (base, key):
+        url = f"{base}/v1/system/ping?echo=bench"
         assert httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 200
-        if shutil.which("wrk") is None:
-            return {"tool": "none (install wrk: apt-get install wrk)", "rps": float("nan")}
-        subprocess.run(["wrk", "-t2", "-c32", "-d2s", "-H", header, url], capture_output=True, check=True)
-        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", header, url],
-                             capture_output=True, text=True, check=True).stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-        p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        return {"tool": "wrk -t2 -c64", "rps": rps, "p50": p50, "p99": p99,
-                "non_2xx": int(errors.group(1)) if errors else 0}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        return {"tool": "wrk -t2 -c64", **wrk(url, key, seconds)}
 
 
 def _cold_start(runs: int) -> float:
@@ -148,8 +112,7 @@ def run(quick: bool = False) -> str:
     rows.append(("REST in-process (ASGI transport), POST /v1/system/ping", f"{p50:.0f}", f"{p99:.0f}", "-"))
     p50, p99 = asyncio.run(_stdio_mcp(n))
     rows.append(("MCP stdio round trip, separate server process", f"{p50:.0f}", f"{p99:.0f}", "p50 < 1000 µs"))
-    with tempfile.TemporaryDirectory() as tmp:
-        rest = _rest_throughput(3 if quick else 10, 2, Path(tmp))
+    rest = _rest_throughput(3 if quick else 10, 2)
     rows.append((f"REST loopback, 2 workers, GET ping with API key ({rest['tool']})",
                  rest.get("p50", "-"), rest.get("p99", "-"), f"{rest['rps']:.0f} req/s (target ≥ 3000)"))
     cold = _cold_start(5 if quick else 15)

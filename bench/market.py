@@ -17,11 +17,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +29,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ORCL, ROOT, fmt_seconds, machine_rows, median_seconds, table
+from bench.common import ORCL, fmt_seconds, machine_rows, median_seconds, rest_server, table, wrk
 
 QUOTE = {"symbol": "AAPL", "provider": "synthetic"}
 
@@ -126,61 +122,17 @@ def _store(n: int, repeat: int) -> list[tuple[str, str, str]]:
 
 
 # -- REST ----------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wrk(url: str, key: str, seconds: int) -> dict[str, Any]:
-    header = f"Authorization: Bearer {key}"
-    subprocess.run(["wrk", "-t2", "-c32", "-d2s", "-H", header, url], capture_output=True, check=True)
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", header, url],
-                         capture_output=True, text=True, check=True).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    # Anchored: "+/- Stdev" columns such as "87.50%" must not be read as the latency percentiles.
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50": re.search(r"^\s*50%\s+(\S+)", out, re.MULTILINE).group(1),  # type: ignore[union-attr]
-            "p99": re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE).group(1),  # type: ignore[union-attr]
-            "non_2xx": int(errors.group(1)) if errors else 0}
-
-
 def _rest(seconds: int, workers: int) -> list[tuple[str, str, str, str]]:
     import httpx
 
     if shutil.which("wrk") is None:
         return [("REST loopback (install wrk: apt-get install wrk)", "-", "-", "not measured")]
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "NT_DATA_DIR": tmp, "PYTHONPATH": str(ROOT)}
-        for name in ("NT_REDIS_URL", "NT_DATABASE_URL", "NT_AUTH"):
-            env.pop(name, None)
-        created = subprocess.run([sys.executable, "-m", "neural_trader_cli.main", "keys", "create", "bench",
-                                  "--scopes", "read", "--json"], env=env, capture_output=True, text=True, check=True)
-        key = json.loads(created.stdout)["key"]
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "neural_trader_cli.main", "serve", "rest", "--port", str(port),
-             "--workers", str(workers)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            quote_url = f"{base}/v1/market/quote?symbol=AAPL&provider=synthetic"
-            check = httpx.get(quote_url, headers={"Authorization": f"Bearer {key}"})
-            assert check.status_code == 200 and check.json()["synthetic"], check.text
-            quote = _wrk(quote_url, key, seconds)
-            ping = _wrk(f"{base}/v1/system/ping?echo=bench", key, seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with rest_server(workers) as (base, key):
+        quote_url = f"{base}/v1/market/quote?symbol=AAPL&provider=synthetic"
+        check = httpx.get(quote_url, headers={"Authorization": f"Bearer {key}"})
+        assert check.status_code == 200 and check.json()["synthetic"], check.text
+        quote = wrk(quote_url, key, seconds)
+        ping = wrk(f"{base}/v1/system/ping?echo=bench", key, seconds)
     return [
         (f"GET /v1/market/quote (cached, synthetic), {workers} workers, API key", quote["p50"], quote["p99"],
          f"{quote['rps']:,.0f} req/s ({'meets' if quote['rps'] >= 2000 else 'MISSES'} ≥ 2,000); "
