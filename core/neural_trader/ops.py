@@ -13,6 +13,8 @@ import decimal
 import enum
 import functools
 import inspect
+import itertools
+import json
 import logging
 import re
 import threading
@@ -33,7 +35,7 @@ from neural_trader.errors import (
     NtValidationError,
 )
 from neural_trader.schema import schema_for
-from neural_trader.serde import problems_from_exception, wire
+from neural_trader.serde import check_plain_json, clip, problems_from_exception, wire
 
 if TYPE_CHECKING:
     from neural_trader.host import Host
@@ -221,21 +223,26 @@ class Operation:
 
     # -- the call pipeline ----------------------------------------------------------------------
     def parse(self, raw: Any) -> Any:
-        """Plain JSON -> the params instance, or :class:`NtValidationError` listing every bad field."""
-        if raw is None:
-            raw = {}
+        """Plain JSON -> the params instance, or :class:`NtValidationError` listing every bad field.
+
+        ``raw`` must be a JSON object (a frontend passes ``{}`` for "no parameters"). Before the
+        schema sees it, :func:`check_plain_json` refuses what no schema should have to: non-finite
+        numbers (``1e999``), nesting deeper than :data:`MAX_DEPTH`, and non-JSON values.
+        """
         if not isinstance(raw, Mapping):
+            kind = "null" if raw is None else type(raw).__name__
             raise NtValidationError.from_problems(
-                [{"path": "$", "message": f"parameters must be a JSON object, not {type(raw).__name__}"}]
+                [{"path": "$", "message": f"parameters must be a JSON object, not {kind}; "
+                                          "send {} for none"}]
             )
+        check_plain_json(raw)
         _, validator = _schemas(self.params)
-        problems = [_problem(e) for e in validator.iter_errors(raw)]
+        problems = _problems(validator, raw)
         if problems:
-            problems.sort(key=lambda p: p["path"])
             raise NtValidationError.from_problems(problems)
         try:
             return wire.structure(dict(raw), self.params)
-        except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        except (cattrs.BaseValidationError, ValueError, TypeError, OverflowError) as exc:
             raise NtValidationError.from_problems(problems_from_exception(exc)) from None
 
     async def invoke(self, params: Any, ctx: Context) -> Any:
@@ -246,12 +253,20 @@ class Operation:
                 f"the caller has {sorted(s.value for s in ctx.identity.scopes) or 'none'}"
             )
         ctx.cancel.raise_if_cancelled()
-        if _is_async(self.handler):
-            result = await self.handler(params, ctx)  # type: ignore[misc,unused-ignore]
-        else:
-            import anyio.to_thread
+        import anyio
 
-            result = await anyio.to_thread.run_sync(self.handler, params, ctx)
+        try:
+            if _is_async(self.handler):
+                result = await self.handler(params, ctx)  # type: ignore[misc,unused-ignore]
+            else:
+                # A thread cannot be interrupted: when the caller goes away (a client disconnects,
+                # a job or an MCP request is cancelled, the server shuts down) the await returns at
+                # once and the cancel token makes the handler's next ``ctx.progress`` raise, so the
+                # work stops there instead of running on for nobody.
+                result = await anyio.to_thread.run_sync(self.handler, params, ctx, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            ctx.cancel.cancel()
+            raise
         if not isinstance(result, self.result):
             raise NtPluginError(
                 f"operation {self.name!r} (plugin {self.plugin or '?'}) returned "
@@ -313,17 +328,114 @@ def _validator_class() -> Any:
     return jsonschema.validators.extend(base, {k: bound(k) for k in checks})
 
 
+#: At most this many problems are listed for one call; the rest are counted.
+MAX_PROBLEMS = 20
+
+
+def _problems(validator: Any, raw: Any) -> list[dict[str, str]]:
+    """The schema's complaints about ``raw``, each short, at most :data:`MAX_PROBLEMS` of them.
+
+    A list of a million bad items is a million errors; only the first ones are worth building.
+    """
+    errors = list(itertools.islice(validator.iter_errors(raw), MAX_PROBLEMS + 1))
+    problems = sorted((_problem(e) for e in errors[:MAX_PROBLEMS]), key=lambda p: p["path"])
+    if len(errors) > MAX_PROBLEMS:
+        problems.append({"path": "$", "message": f"and more problems after these {MAX_PROBLEMS}"})
+    return problems
+
+
 def _problem(error: Any) -> dict[str, str]:
+    """One jsonschema error as ``{path, message}``, in words, without echoing large values back."""
     path = error.json_path
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        names = ", ".join(extra)
-        return {"path": f"{path}.{extra[0]}" if len(extra) == 1 else path,
-                "message": f"unknown field(s) {names}; allowed: {', '.join(error.schema.get('properties', {}))}"}
-    if error.validator == "required":
+    keyword, bound, instance, schema = error.validator, error.validator_value, error.instance, error.schema
+    if keyword == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed))
+        names = ", ".join(clip(name, 40) for name in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        return {"path": f"{path}.{clip(extra[0], 40)}" if len(extra) == 1 else path,
+                "message": f"unknown field(s) {names}; allowed: {', '.join(allowed) or 'none'}"}
+    if keyword == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return {"path": f"{path}.{missing}", "message": "is required"}
-    return {"path": path, "message": error.message}
+    if keyword in ("anyOf", "oneOf") and error.context:
+        # The most relevant branch's complaint (e.g. "too long") says more than "matches no option".
+        import jsonschema.exceptions
+
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None and best.validator != "type":
+            return _problem(best)
+        return {"path": path, "message": f"expected {describe_json_types(schema)}, got {json_kind(instance)}"}
+    return {"path": path, "message": _keyword_message(keyword, bound, instance, schema) or clip(error.message, 200)}
+
+
+def _keyword_message(keyword: str, bound: Any, instance: Any, schema: dict[str, Any]) -> str | None:
+    shown = clip(json.dumps(instance, default=str, ensure_ascii=False), 40)
+    if keyword == "type":
+        return f"expected {describe_json_types(schema)}, got {json_kind(instance)}"
+    if keyword == "pattern":
+        hint = schema.get("x-pattern-hint") or schema.get("description")
+        return f"{shown} is not {hint}" if schema.get("x-pattern-hint") else \
+            f"{shown} is not in the expected form" + (f" ({hint})" if hint else "")
+    if keyword in ("maxLength", "minLength"):
+        word = "at most" if keyword == "maxLength" else "at least"
+        return f"is {len(instance)} characters long; {word} {bound} allowed"
+    if keyword in ("maxItems", "minItems"):
+        word = "at most" if keyword == "maxItems" else "at least"
+        return f"has {len(instance)} items; {word} {bound} allowed"
+    if keyword in ("maxProperties", "minProperties"):
+        word = "at most" if keyword == "maxProperties" else "at least"
+        return f"has {len(instance)} entries; {word} {bound} allowed"
+    if keyword == "enum":
+        options = ", ".join(json.dumps(v) for v in list(bound)[:20]) + (", ..." if len(bound) > 20 else "")
+        return f"{shown} is not one of {options}"
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "must be at least", "maximum": "must be at most",
+                 "exclusiveMinimum": "must be greater than", "exclusiveMaximum": "must be less than"}
+        return f"{shown} {words[keyword]} {bound}"
+    if keyword == "uniqueItems":
+        return "has repeated items; each must be unique"
+    return None
+
+
+def describe_json_types(schema: dict[str, Any]) -> str:
+    """``{"type": ["string", "null"], "format": "date-time"}`` -> "a date-time string or null"."""
+    words = {"integer": "an integer", "number": "a number", "boolean": "true or false", "null": "null",
+             "object": "a JSON object", "array": "a JSON array", "string": "a string"}
+    formats = {"date-time": "a date (2024-01-02) or an ISO 8601 date-time (2024-01-02T15:30:00Z)",
+               "date": "a date such as 2024-01-02", "decimal": "a decimal number such as \"12.50\""}
+    kinds: list[str] = []
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        for option in options:
+            kinds.append(describe_json_types(option))
+    else:
+        kind = schema.get("type")
+        names = [kind] if isinstance(kind, str) else list(kind or [])
+        fmt = formats.get(schema.get("format", ""))
+        for name in names:
+            text = fmt if fmt and name in ("string", "number") else words.get(name, name)
+            if text not in kinds:
+                kinds.append(text)
+    return " or ".join(dict.fromkeys(kinds)) or "a valid value"
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind of a parsed value, in words ("text", "an integer", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
 
 
 class OperationRegistry:

@@ -36,6 +36,7 @@ _METADATA_KEYS = (
     "maxItems",
     "format",
     "deprecated",
+    "x-pattern-hint",
 )
 
 DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
@@ -59,13 +60,16 @@ def param(
     min_len: int | None = None,
     max_len: int | None = None,
     pattern: str | None = None,
+    pattern_hint: str | None = None,
     examples: Sequence[Any] | None = None,
     secret: bool = False,
 ) -> Any:
     """An attrs field for an operation parameter or result, with bounds that validate *and* document.
 
     Bounds become attrs validators (so a bad value never constructs) and JSON Schema keywords (so
-    every frontend shows and checks them before the handler runs).
+    every frontend shows and checks them before the handler runs). ``pattern_hint`` says in words
+    what ``pattern`` accepts ("a ticker such as AAPL"); a validation error quotes it instead of the
+    regular expression (it is published as the schema annotation ``x-pattern-hint``).
     """
     validators: list[Callable[..., Any]] = []
     for bound, op in ((ge, attrs.validators.ge), (gt, attrs.validators.gt), (le, attrs.validators.le),
@@ -83,6 +87,8 @@ def param(
         metadata["description"] = description
     if examples is not None:
         metadata["examples"] = list(examples)
+    if pattern_hint is not None:
+        metadata["x-pattern-hint"] = pattern_hint
     if secret:
         metadata["secret"] = True
     kwargs: dict[str, Any] = {"metadata": metadata, "validator": validators or None}
@@ -127,7 +133,9 @@ class _SchemaBuilder:
                 _apply_validators(prop, field.validator)
                 for key in _METADATA_KEYS:
                     if key in field.metadata:
-                        prop[key] = field.metadata[key]
+                        # The hint sits beside the pattern it explains (the non-null branch of an Optional).
+                        target = _scalar_target(prop) if key == "x-pattern-hint" else prop
+                        target[key] = field.metadata[key]
                 if field.metadata.get("secret"):
                     prop["writeOnly"] = True
                 if field.default is attrs.NOTHING:

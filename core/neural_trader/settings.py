@@ -30,14 +30,43 @@ def _mask(value: object) -> str:
 
 
 def _mask_url(url: str | None) -> str | None:
-    """Hide the password of a URL (``postgresql://u:pw@h/db`` -> ``postgresql://u:***@h/db``)."""
+    """Hide the credentials of a URL: the password (``postgresql://u:pw@h/db`` ->
+    ``postgresql://u:***@h/db``), a lone user part, which is often a token (``https://tok@h`` ->
+    ``https://***@h``), and query values whose names sound secret (``?apiKey=...``)."""
     if not url:
         return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    try:
+        parts = urlsplit(url)
+        password, username = parts.password, parts.username
+    except ValueError:
+        return "***"  # not parseable as a URL: say nothing of it
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if password is not None:
+            userinfo = f"{username or ''}:***"
+        elif username:
+            userinfo = "***"
+        netloc = f"{userinfo}@{hostport}"
+    query = "&".join(
+        f"{name}=***" if _SECRET_WORDS.search(name) and value else (f"{name}={value}" if sep else name)
+        for name, sep, value in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _mask_plugin_value(key: str, value: Any) -> Any:
+    """A plugin setting as it may be shown: secret-sounding keys hidden, credentials in URLs hidden
+    wherever they appear (``base_url = "https://user:pw@host"``), in nested tables and lists too."""
+    if _SECRET_WORDS.search(key) and value:
+        return "***"
+    if isinstance(value, str) and "://" in value:
+        return _mask_url(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_plugin_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_plugin_value(key, v) for v in value]
+    return value
 
 
 def _split_list(value: Any) -> tuple[str, ...]:
@@ -82,6 +111,11 @@ class Settings:
         default=("http://127.0.0.1", "http://localhost", "http://[::1]"), converter=_split_list,
         metadata={"description": "Origin headers MCP-HTTP accepts (any port of these hosts)"},
     )
+    shutdown_grace: float = attrs.field(
+        default=10.0, converter=float, validator=[attrs.validators.ge(0), attrs.validators.le(3600)],
+        metadata={"description": "seconds a stopping server (SIGTERM, Ctrl-C) lets running requests "
+                                 "finish before it cancels them"},
+    )
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, repr=False, metadata={"description": "per-plugin values, [plugins.<name>] in TOML"},
     )
@@ -110,10 +144,7 @@ class Settings:
             elif isinstance(value, tuple):
                 value = list(value)
             if field.name == "plugins":
-                value = {
-                    plugin: {k: ("***" if _SECRET_WORDS.search(k) and v else v) for k, v in values.items()}
-                    for plugin, values in value.items()
-                }
+                value = {plugin: _mask_plugin_value("", values) for plugin, values in value.items()}
             out[field.name] = value
         out["effective_database_url"] = _mask_url(self.effective_database_url)
         return out

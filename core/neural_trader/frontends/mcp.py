@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import inspect
 import json
 import logging
 import math
@@ -51,7 +50,7 @@ from mcp.shared.exceptions import MCPError
 from neural_trader import __version__
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtError, NtForbidden, NtUnauthorized
-from neural_trader.ops import CancelToken, Context, Identity, Operation, Scope, error_payload
+from neural_trader.ops import Context, Identity, Operation, Scope, error_payload
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -90,8 +89,6 @@ class _Tool:
     op: Operation
     #: Top-level result fields that carry an :class:`Image`.
     image_fields: tuple[str, ...]
-    #: The handler is a plain function (runs in a worker thread, cannot be interrupted).
-    sync: bool
 
 
 _UnionType = type(int | None)
@@ -135,8 +132,7 @@ class _ToolTable:
         self.tools: dict[str, _Tool] = {}
         definitions = []
         for op in operations:
-            self.tools[op.tool_name] = _Tool(op=op, image_fields=_image_fields(op.result),
-                                             sync=not inspect.iscoroutinefunction(op.handler))
+            self.tools[op.tool_name] = _Tool(op=op, image_fields=_image_fields(op.result))
             definitions.append(_tool_definition(op))
         # Dumped once: tools/list answers the same dict every time.
         self.list_result: dict[str, Any] = types.ListToolsResult(tools=definitions).model_dump(
@@ -175,19 +171,9 @@ def _failure(exc: BaseException, request_id: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True, "resultType": "complete"}
 
 
-# -- cancellation and progress ---------------------------------------------------------------------
-async def _cancel_when_abandoned(cancel: CancelToken, done: anyio.Event) -> None:
-    """Set ``cancel`` if the call is cancelled before it is ``done``.
-
-    The SDK cancels a request's scope on ``notifications/cancelled`` (and an in-process caller
-    cancels it directly). An async handler is interrupted at its next ``await``; a sync handler in a
-    worker thread cannot be, so this flips ``ctx.cancel`` and its next ``ctx.progress`` raises.
-    """
-    try:
-        await done.wait()
-    except anyio.get_cancelled_exc_class():
-        cancel.cancel()
-        raise
+# -- progress --------------------------------------------------------------------------------------
+# Cancellation needs nothing here: the SDK cancels a request's scope on ``notifications/cancelled``,
+# and :meth:`Operation.invoke` turns that into the context's cancel token.
 
 
 def _wants_progress(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -273,20 +259,14 @@ def build_server(
             nt_ctx = host.context(identity=resolve_identity(ctx), frontend="mcp", on_progress=pump)
         except Exception as exc:
             return _failure(exc, uuid.uuid4().hex[:16])
-        if pump is None and not tool.sync:
+        if pump is None:
             return await _run(tool, params.arguments, nt_ctx)  # the fast path: no helper tasks
-        done = anyio.Event()
         async with anyio.create_task_group() as tg:
-            if pump is not None:
-                tg.start_soon(pump.run)
-            if tool.sync:
-                tg.start_soon(_cancel_when_abandoned, nt_ctx.cancel, done)
+            tg.start_soon(pump.run)
             try:
                 answer = await _run(tool, params.arguments, nt_ctx)
             finally:
-                done.set()
-                if pump is not None:
-                    pump.close()  # the pump drains: every notification precedes the result
+                pump.close()  # the pump drains: every notification precedes the result
         return answer
 
     server: Server[Any] = Server(
@@ -322,8 +302,46 @@ async def run_stdio(host: Host, *, scopes: frozenset[Scope]) -> None:
 
     server = build_server(host, identity=Identity(name="mcp-stdio", scopes=frozenset(scopes)))
     host.start()
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    async with stdio_server() as (read_stream, write_stream), \
+            _answering_bad_lines(read_stream, write_stream) as messages:
+        await server.run(messages, write_stream, server.create_initialization_options())
+
+
+@asynccontextmanager
+async def _answering_bad_lines(read_stream: Any, write_stream: Any) -> AsyncIterator[Any]:
+    """The messages of ``read_stream``, with every line that is not a JSON-RPC message answered.
+
+    The SDK's stdio transport hands a line it cannot parse to the server as an exception, which the
+    server only logs: the client would wait forever. JSON-RPC 2.0 says to answer ``-32700 Parse
+    error`` (not JSON) or ``-32600 Invalid Request`` (JSON, but not a request) with ``id: null``.
+    """
+    from mcp.shared._context_streams import create_context_streams
+    from mcp.shared.message import SessionMessage
+
+    writer, reader = create_context_streams[Any](0)
+
+    async def pump() -> None:
+        async with writer, read_stream:
+            async for item in read_stream:
+                if isinstance(item, Exception):
+                    await write_stream.send(SessionMessage(_rejection(item)))
+                else:
+                    await writer.send(item)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pump)
+        yield reader
+        tg.cancel_scope.cancel()
+
+
+def _rejection(exc: Exception) -> types.JSONRPCError:
+    errors = getattr(exc, "errors", None)
+    kinds = {e.get("type") for e in errors()} if callable(errors) else set()
+    if "json_invalid" in kinds or not kinds:
+        code, message = types.PARSE_ERROR, "Parse error: the line is not valid JSON"
+    else:
+        code, message = types.INVALID_REQUEST, "Invalid Request: the line is JSON but not a JSON-RPC 2.0 message"
+    return types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=code, message=message))
 
 
 # -- streamable HTTP -------------------------------------------------------------------------------
@@ -426,7 +444,7 @@ def serve_http(host: Host, *, host_addr: str = "127.0.0.1", port: int,
 
     app = build_http_app(host, authenticate=authenticate)
     config = uvicorn.Config(app, host=host_addr, port=port, log_level=host.settings.log_level.lower(),
-                            lifespan="on")
+                            lifespan="on", timeout_graceful_shutdown=math.ceil(host.settings.shutdown_grace))
     uvicorn.Server(config).run()
 
 

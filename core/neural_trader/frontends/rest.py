@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from neural_trader import __version__
 from neural_trader.errors import (
+    NtCancelled,
     NtError,
     NtForbidden,
     NtNotFound,
@@ -48,6 +49,7 @@ from neural_trader.errors import (
 )
 from neural_trader.frontends.auth import Authenticator, host_origin_problem, make_authenticator
 from neural_trader.ops import Scope, error_payload
+from neural_trader.serde import clip, loads_json
 from neural_trader.services.jobs import JobManager
 
 if TYPE_CHECKING:
@@ -326,12 +328,7 @@ class _ItemError(ValueError):
         self.path, self.message = path, message
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads(data: str | bytes) -> Any:
-    return json.loads(data, parse_constant=_reject_constant)
+_loads = loads_json
 
 
 def _dumps(value: Any) -> bytes:
@@ -695,6 +692,48 @@ def _check_database(host: Host) -> str:
     return str(getattr(storage, "backend", "database"))
 
 
+def _check_scope(op: Operation, identity: Identity) -> None:
+    if not identity.allows(op.scope):
+        raise NtForbidden(
+            f"operation {op.name!r} needs scope '{op.scope.value}'; "
+            f"the caller has {sorted(s.value for s in identity.scopes) or 'none'}"
+        )
+
+
+async def _call_until_disconnect(op: Operation, raw: Any, ctx: Any, receive: Callable[[], Any]) -> Any:
+    """``op.call``, cancelled as soon as the client goes away.
+
+    Once the body is read, the next ASGI message is ``http.disconnect``: the client hung up (or, after
+    the response, the server is done with it). Cancelling the call sets the context's cancel token
+    (see :meth:`Operation.invoke`), so a long handler stops at its next progress report instead of
+    computing for nobody.
+    """
+    async def watch(scope: anyio.CancelScope) -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                log.info("client went away; cancelling %s (request %s)", op.name, ctx.request_id)
+                scope.cancel()
+                return
+
+    result: Any = _NO_RESULT
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, tg.cancel_scope)
+            try:
+                result = await op.call(raw, ctx)
+            finally:
+                tg.cancel_scope.cancel()  # stop watching
+    except BaseExceptionGroup as group:  # the call's own failure, wrapped by the task group
+        raise group.exceptions[0] from None
+    if result is _NO_RESULT:
+        raise NtCancelled("the client went away; the operation was cancelled")
+    return result
+
+
+_NO_RESULT = object()
+
+
 class _Route:
     __slots__ = ("allow", "op", "query")
 
@@ -756,12 +795,18 @@ class _RestApi:
         if not body.strip():
             return {}
         try:
-            return _loads(body)
+            value = _loads(body)
         except json.JSONDecodeError as exc:
             raise NtUserError(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                               f"column {exc.colno}") from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise NtUserError(f"the request body is not valid JSON: {exc}") from None
+            raise NtUserError(f"the request body is not valid JSON: {clip(str(exc), 200)}") from None
+        if not isinstance(value, dict):
+            kind = "null" if value is None else type(value).__name__
+            raise NtValidationError.from_problems([{
+                "path": "$", "message": f"the request body must be a JSON object of parameters, not {kind}; "
+                                        "send {} (or nothing) for none"}])
+        return value
 
     # -- endpoints ------------------------------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
@@ -795,20 +840,23 @@ class _RestApi:
                     return await self._job(path[len(JOBS_PREFIX):], method, authorization, request_id)
                 raise NtNotFound(f"no route {method} {path}; the operations are listed at /docs and /openapi.json")
             query_string: bytes = scope["query_string"]
+            op = route.op
             run_async = False
+            if method not in ("POST", "GET") or (method == "GET" and route.query is None):
+                raise _MethodNotAllowed(f"{path} answers {route.allow}, not {method}", allow=route.allow)
+            identity = self.authenticate(authorization)
+            # The scope is checked before the body or the query is even read: a caller without it
+            # learns nothing about the parameters and costs us no parsing.
+            _check_scope(op, identity)
             if method == "POST":
-                identity = self.authenticate(authorization)
                 if query_string:
                     run_async = self._post_query(query_string)
                 raw = await self._read_json(request, content_length)
                 if prefer is not None and "respond-async" in prefer.lower():
                     run_async = True
-            elif method == "GET" and route.query is not None:
-                identity = self.authenticate(authorization)
-                raw = route.query(query_string) if query_string else {}
             else:
-                raise _MethodNotAllowed(f"{path} answers {route.allow}, not {method}", allow=route.allow)
-            op = route.op
+                assert route.query is not None
+                raw = route.query(query_string) if query_string else {}
             if run_async:
                 job = self.jobs.submit(op, raw, identity=identity, frontend="rest", request_id=request_id)
                 headers = {"X-Request-ID": request_id, "Location": JOBS_PREFIX + job.id}
@@ -816,7 +864,7 @@ class _RestApi:
                     headers["Preference-Applied"] = "respond-async"
                 return _json(202, job.to_dict(), headers)
             ctx = self.host.context(identity=identity, frontend="rest", request_id=request_id)
-            result = await op.call(raw, ctx)
+            result = await _call_until_disconnect(op, raw, ctx, request.receive)
             return Response(_dumps(result), 200, {"X-Request-ID": request_id}, "application/json")
         except Exception as exc:
             return _error_response(exc, request_id)
@@ -871,10 +919,15 @@ class _RestApi:
         return await self._public(request, build)
 
     async def healthz(self, request: Request) -> Response:
-        # No Host check: probes from a load balancer or an orchestrator use whatever address they see.
+        # No Host check: probes from a load balancer or an orchestrator use whatever address they
+        # see, and the answer is a constant that tells a rebinding page nothing. /readyz, which
+        # reports on the database, is checked like every other route.
         return Response(b'{"status":"ok"}', 200, media_type="application/json")
 
     async def readyz(self, request: Request) -> Response:
+        return await self._public(request, self._readiness)
+
+    async def _readiness(self) -> Response:
         request_id = os.urandom(8).hex()
         if importlib.util.find_spec("neural_trader.services.storage") is None:
             checks = {"database": {"ok": True, "detail": "not checked: the storage service is not installed"}}
@@ -989,6 +1042,7 @@ def _worker_env(settings: Settings, anonymous_scopes: frozenset[Scope] | None) -
         "NT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
         "NT_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "NT_LOG_LEVEL": settings.log_level,
+        "NT_SHUTDOWN_GRACE": str(settings.shutdown_grace),
     }
     if settings.config_file is not None:
         env["NT_CONFIG"] = str(settings.config_file)
@@ -1023,7 +1077,10 @@ def serve(
 
     options: dict[str, Any] = {"host": host_addr, "port": port, "log_level": log_level,
                                "access_log": access_log, "loop": "auto", "http": "auto",
-                               "server_header": False}
+                               "server_header": False,
+                               # On SIGTERM, running requests get this long; then they are cancelled,
+                               # which cancels their operations (see Operation.invoke).
+                               "timeout_graceful_shutdown": math.ceil(host.settings.shutdown_grace)}
     if workers <= 1:
         if authenticate is None and anonymous_scopes is not None:
             authenticate = make_authenticator(host, required=False, anonymous_scopes=anonymous_scopes)
