@@ -11,7 +11,7 @@ import attrs
 import jsonschema
 import pytest
 
-from neural_trader.schema import SchemaError, param, schema_for
+from neural_trader.schema import YEAR_SPAN_PATTERN, SchemaError, param, schema_for
 
 
 class Side(enum.Enum):
@@ -59,7 +59,9 @@ def test_schema_is_valid_2020_12_and_describes_every_field() -> None:
     assert props["ratio"]["exclusiveMinimum"] == 0.0 and props["ratio"]["maximum"] == 1.0
     assert props["flag"] == {"type": "boolean", "default": False}
     assert props["price"]["format"] == "decimal" and props["price"]["default"] == "1.25"
-    assert props["at"] == {"type": ["string", "null"], "format": "date-time", "default": None}
+    assert props["at"] == {"type": ["string", "null"], "format": "date-time", "default": None,
+                           "pattern": YEAR_SPAN_PATTERN, "x-pattern-hint": props["at"]["x-pattern-hint"]}
+    assert "1678 to 2261" in props["at"]["x-pattern-hint"]
     assert props["day"]["format"] == "date"
     assert props["side"]["enum"] == ["buy", "sell"] and props["side"]["default"] == "buy"
     assert props["mode"] == {"type": "string", "enum": ["fast", "slow"], "default": "fast"}

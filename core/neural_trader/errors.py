@@ -48,6 +48,23 @@ class NtValidationError(NtUserError):
         return cls(f"invalid parameters: {text}", details=problems)
 
 
+class NtUnprocessable(NtUserError):
+    """Parameters that each match the schema but not together, or not with the data: ``start`` after
+    ``end``, a window with no bars, more combinations than ``max_combinations`` allows. A schema
+    cannot say these; the message says which parameters clash and what to change."""
+
+    http_status = 422
+    type = "unprocessable"
+
+
+class NtLimitExceeded(NtUserError):
+    """The request would cost more than a bound of the host allows (bars, combinations, splits ...).
+    ``details`` names the bound, the asked value, the limit and the setting that raises it."""
+
+    http_status = 413
+    type = "limit_exceeded"
+
+
 class NtUnauthorized(NtError, PermissionError):
     """No credentials, or credentials that are not valid."""
 

@@ -41,6 +41,11 @@ _METADATA_KEYS = (
 
 DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
+#: Dates and times start with a year from 1678 to 2261: the span nanosecond bar times can hold (see
+#: :data:`neural_trader.serde.EARLIEST`). The schema says so, so that clients (and fuzzers) know it.
+YEAR_SPAN_PATTERN = r"^(16(7[89]|[89][0-9])|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"
+_TIME_HINT = "a date or ISO 8601 date-time from 1678 to 2261, such as 2024-01-02 or 2024-01-02T15:30:00Z"
+
 _NUMBER_OPS = {">=": "minimum", ">": "exclusiveMinimum", "<=": "maximum", "<": "exclusiveMaximum"}
 
 
@@ -180,9 +185,11 @@ class _SchemaBuilder:
         if tp is decimal.Decimal:
             return {"type": ["string", "number"], "format": "decimal", "pattern": DECIMAL_PATTERN}
         if tp is dt.datetime:
-            return {"type": "string", "format": "date-time"}
+            return {"type": "string", "format": "date-time", "pattern": YEAR_SPAN_PATTERN,
+                    "x-pattern-hint": _TIME_HINT}
         if tp is dt.date:
-            return {"type": "string", "format": "date"}
+            return {"type": "string", "format": "date", "pattern": YEAR_SPAN_PATTERN,
+                    "x-pattern-hint": _TIME_HINT}
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             values = [m.value for m in tp]
             return {"type": _json_type_of(values), "enum": values, "title": tp.__name__}

@@ -54,8 +54,13 @@ def _outside_span(original: Any) -> ValueError:
     return ValueError(f"{clip(repr(original), 40)} is outside the supported span: times must lie {_SPAN_TEXT}")
 
 
+#: The check allows a day either side, so that every time whose *written* year is in the span (which is
+#: what the schemas' pattern says) passes whatever its UTC offset; both ends stay inside int64 ns.
+_SLACK = dt.timedelta(days=1)
+
+
 def _in_span(parsed: dt.datetime, original: Any) -> dt.datetime:
-    if not EARLIEST <= parsed <= LATEST:
+    if not EARLIEST - _SLACK <= parsed <= LATEST + _SLACK:
         raise _outside_span(original)
     return parsed
 

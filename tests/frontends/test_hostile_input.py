@@ -180,16 +180,24 @@ async def test_a_million_bad_items_give_a_short_list_of_problems(client: httpx.A
 async def test_times_outside_the_nanosecond_span_are_refused(client: httpx.AsyncClient, when: str) -> None:
     response = await post(client, json.dumps({"when": when}))
     assert response.status_code == 422, response.text
-    assert "between 1678-01-01 and 2261-12-31" in error(response)["message"]
+    assert "from 1678 to 2261" in error(response)["message"]
+
+
+@pytest.mark.parametrize("value", ["1677-12-30T00:00:00Z", "2262-01-03", -9_300_000_000, 9_300_000_000.0, "0001-01-01T00:00:00-05:00"])
+def test_the_wire_refuses_times_outside_the_span_whatever_the_schema_says(value: Any) -> None:
+    from neural_trader.serde import parse_datetime
+
+    with pytest.raises(ValueError, match="between 1678-01-01 and 2261-12-31"):
+        parse_datetime(value)
 
 
 async def test_times_inside_the_span_are_accepted(client: httpx.AsyncClient) -> None:
-    for when in ("1678-01-01", "2261-12-31T23:59:59Z", "2024-01-02"):
+    for when in ("1678-01-01", "1678-01-01T00:00:00+14:00", "2261-12-31T23:59:59-12:00", "2024-01-02"):
         assert (await post(client, json.dumps({"when": when}))).status_code == 200, when
 
 
 @pytest.mark.parametrize(("body", "expected"), [
-    ({"when": "yesterday"}, "expected a date such as 2024-01-02 or an ISO 8601 date-time"),
+    ({"when": "yesterday"}, '"yesterday" is not a date or ISO 8601 date-time from 1678 to 2261, such as 2024-01-02'),
     ({"when": 5.5e20}, "expected a date (2024-01-02) or an ISO 8601 date-time (2024-01-02T15:30:00Z) or null, got a number"),
     ({"code": "a b"}, '"a b" is not two capital letters, such as AB'),
     ({"items": ["one"]}, "expected an integer, got a string"),
