@@ -116,6 +116,39 @@ class Settings:
         metadata={"description": "seconds a stopping server (SIGTERM, Ctrl-C) lets running requests "
                                  "finish before it cancels them"},
     )
+    # -- cost bounds: checked before any work (neural_trader.bounds); raise them on purpose ---------
+    max_bars: int = attrs.field(
+        default=2_000_000, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "bars one request may fetch or generate per symbol (counted before "
+                                 "fetching: exactly where the source can count, else the window's "
+                                 "length in bar lengths)", "bound": True},
+    )
+    max_symbols: int = attrs.field(
+        default=100, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "symbols one request may name", "bound": True},
+    )
+    max_combinations: int = attrs.field(
+        default=10_000, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "parameter sets one search may try (grid size, n_trials)", "bound": True},
+    )
+    max_backtests: int = attrs.field(
+        default=100_000, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "backtests one request may run (walk-forward: parameter sets x splits)",
+                  "bound": True},
+    )
+    max_splits: int = attrs.field(
+        default=100, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "walk-forward splits one request may ask for", "bound": True},
+    )
+    max_monte_carlo: int = attrs.field(
+        default=100_000, converter=int, validator=attrs.validators.ge(1),
+        metadata={"description": "Monte Carlo samples one request may ask for", "bound": True},
+    )
+    max_workers: int = attrs.field(
+        default=0, converter=int, validator=attrs.validators.ge(0),
+        metadata={"description": "parallel workers one request may ask for (0: the CPUs of this machine)",
+                  "bound": True},
+    )
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, repr=False, metadata={"description": "per-plugin values, [plugins.<name>] in TOML"},
     )

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLUMNS",
+    "PROVIDER_PATTERN",
+    "SYMBOLS_PATTERN",
+    "SYMBOL_HINT",
+    "SYMBOL_MAX_LEN",
+    "SYMBOL_PATTERN",
     "BadRow",
     "BadRowPolicy",
     "Bar",
@@ -42,6 +47,20 @@ __all__ = [
 COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 _NS = 1_000_000_000
+
+#: The longest symbol any operation accepts (the local store names a folder after it).
+SYMBOL_MAX_LEN = 32
+_SYMBOL_BODY = rf"\^?[A-Za-z0-9][A-Za-z0-9._/=-]{{0,{SYMBOL_MAX_LEN - 1}}}"
+#: One symbol: ``AAPL``, ``BRK.B``, ``BTC/USD``, ``^GSPC``, ``EURUSD=X`` (case does not matter).
+#: Every symbol field of every operation uses this (or :data:`SYMBOLS_PATTERN`).
+SYMBOL_PATTERN = rf"^{_SYMBOL_BODY}$"
+#: Symbols separated by commas (``KO,PEP``), each matching :data:`SYMBOL_PATTERN`.
+SYMBOLS_PATTERN = rf"^\s*{_SYMBOL_BODY}(\s*,\s*{_SYMBOL_BODY})*\s*$"
+#: A data provider's name (``alpaca``, ``synthetic`` ...).
+PROVIDER_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: What the patterns accept, in words (validation messages quote it).
+SYMBOL_HINT = (f"a symbol of 1 to {SYMBOL_MAX_LEN} letters, digits and . _ / = - such as AAPL, BRK.B or "
+               "BTC/USD")
 
 
 class Timeframe(enum.StrEnum):
