@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from neural_trader.domain.market import Quote, Timeframe, Trade
+from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PATTERN, Quote, Timeframe, Trade
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtError, NtUserError
 from neural_trader.hookspecs import hookimpl
@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from neural_trader.domain.market import Bars
     from neural_trader.market.service import MarketData
 
-SYMBOL_PATTERN = r"^\^?[A-Za-z0-9][A-Za-z0-9._/=-]{0,30}$"
-PROVIDER_PATTERN = r"^[a-z][a-z0-9_]*$"
-MAX_BARS = 100_000
 
 _SYMBOL = "the instrument, e.g. AAPL (crypto as BTC/USD); case does not matter"
-_PROVIDER = "a provider by name (market.providers lists them); default: the fallback chain of the symbol's class"
+_PROVIDER = ("a provider by name (market.providers lists them); default: the fallback chain of the symbol's "
+             "class, the same default as backtest.* (synthetic data ends it, and says so)")
+_FILE = ("a CSV or Parquet file of bars to read instead of a provider (CLI: --file); over REST and MCP it must "
+         "lie in the csv folder (NT_CSV_DIR)")
 _EXAMPLE_AT = "2024-01-02T15:30:00Z"
 
 
@@ -51,7 +51,7 @@ def _upper(symbol: str) -> str:
 class QuoteParams:
     """Parameters of ``market.quote`` and ``market.trade``."""
 
-    symbol: str = param(description=_SYMBOL, pattern=SYMBOL_PATTERN)
+    symbol: str = param(description=_SYMBOL, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT)
     provider: str | None = param(default=None, description=_PROVIDER, pattern=PROVIDER_PATTERN)
     as_of: dt.datetime | None = param(
         default=None, description="the moment to answer for (synthetic and local only); default now")
@@ -98,15 +98,19 @@ class ChartKind(enum.StrEnum):
 class BarsParams:
     """Parameters of ``market.bars``."""
 
-    symbol: str = param(description=_SYMBOL, pattern=SYMBOL_PATTERN)
+    symbol: str | None = param(default=None, description=_SYMBOL + "; required unless file is given (then "
+                                                             "default: from the file name)",
+                               pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT)
     timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
     start: dt.datetime | None = param(
         default=None, description="first bar start (UTC); default a lookback that fits the timeframe "
-                                  "(1Day: one year)")
+                                  "(1Day: one year; with file: the whole file)")
     end: dt.datetime | None = param(default=None, description="last bar start, inclusive (UTC); default now")
     provider: str | None = param(default=None, description=_PROVIDER, pattern=PROVIDER_PATTERN)
-    limit: int = param(default=5000, ge=1, le=MAX_BARS,
-                       description="at most this many bars, the latest ones; the answer says if it cut")
+    file: str | None = param(default=None, min_len=1, max_len=4096, description=_FILE)
+    limit: int = param(default=5000, ge=1,
+                       description="at most this many bars, the latest ones (only those are fetched or "
+                                   "generated); at most the host's max_bars (NT_MAX_BARS)")
     chart: ChartKind = param(default=ChartKind.NONE,
                              description="add a PNG chart: candles or a close line (needs matplotlib)")
 
@@ -120,8 +124,12 @@ class BarsResult:
     provider: str = param(description="which provider answered")
     synthetic: bool = param(description="true when the numbers were generated, not observed")
     count: int = param(description="bars in this answer")
-    total: int = param(description="bars the provider had in the range (more than count when limit cut)")
+    total: int | None = param(description="bars the provider has in the window (more than count when limit "
+                                          "cut); null when it cannot count them without fetching them all")
     truncated: bool = param(description="true when limit left older bars out")
+    first_bar: dt.datetime | None = param(description="start of the first bar returned (null: none)")
+    last_bar: dt.datetime | None = param(description="start of the last bar returned (null: none)")
+    warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
     time: list[dt.datetime] = param(description="bar start times (UTC), oldest first")
     open: list[float]
     high: list[float]
@@ -136,26 +144,48 @@ class BarsResult:
 async def bars(params: BarsParams, ctx: Context) -> BarsResult:
     import anyio.to_thread
 
-    found = await _market(ctx).bars(_upper(params.symbol), params.timeframe, params.start, params.end,
-                                    provider=params.provider)
-    shown = found.tail(params.limit)
+    from neural_trader.market.service import window_warnings
+
+    market = _market(ctx)
+    if params.file is None and params.symbol is None:
+        raise NtUserError("name a symbol (or a file of bars)")
+    symbol = None if params.symbol is None else _upper(params.symbol)
+    lo, hi = market.window(params.timeframe, params.start, params.end)
+    if params.file is not None:
+        if params.provider is not None:
+            raise NtUserError("give a provider or a file, not both")
+        found = await anyio.to_thread.run_sync(lambda: market.file_bars(
+            params.file, symbol, params.timeframe, params.start, params.end, frontend=ctx.frontend))  # type: ignore[arg-type]
+        shown, total = found.tail(params.limit), len(found)
+        lo = params.start or (found.first or lo)
+        hi = params.end or (found.last or hi)
+    else:
+        assert symbol is not None
+        shown = await market.bars(symbol, params.timeframe, params.start, params.end, provider=params.provider,
+                                  limit=params.limit)
+        total = market.bar_count(shown.provider, symbol, params.timeframe, lo, hi)
+    truncated = total > len(shown) if total is not None else len(shown) >= params.limit
+    warnings = window_warnings(shown, lo, hi, start_given=params.start is not None or params.file is not None,
+                               truncated=truncated, named_provider=params.provider is not None or params.file is not None)
     chart = None
     if params.chart is not ChartKind.NONE:
         from neural_trader.market.chart import render_png
 
         png = await anyio.to_thread.run_sync(render_png, shown, params.chart.value)
         chart = Image.png(png)
-    return _bars_result(shown, total=len(found), chart=chart)
+    return _bars_result(shown, total=total, truncated=truncated, warnings=warnings, chart=chart)
 
 
-def _bars_result(b: Bars, *, total: int, chart: Image | None) -> BarsResult:
+def _bars_result(b: Bars, *, total: int | None, truncated: bool, warnings: list[str],
+                 chart: Image | None) -> BarsResult:
     import numpy as np
 
     volume = [None if v != v else v for v in b.volume.tolist()]  # NaN is not JSON
     times = (b.ts // 1000).astype("datetime64[us]").astype(dt.datetime)
     return BarsResult(
         symbol=b.symbol, timeframe=b.timeframe, provider=b.provider, synthetic=b.synthetic, count=len(b),
-        total=total, truncated=total > len(b), time=[t.replace(tzinfo=dt.UTC) for t in np.asarray(times)],
+        total=total, truncated=truncated, first_bar=b.first, last_bar=b.last, warnings=warnings,
+        time=[t.replace(tzinfo=dt.UTC) for t in np.asarray(times)],
         open=b.open.tolist(), high=b.high.tolist(), low=b.low.tolist(), close=b.close.tolist(), volume=volume,
         chart=chart)
 
@@ -208,9 +238,9 @@ class DownloadResult:
 async def download(params: DownloadParams, ctx: Context) -> DownloadResult:
     import re
 
-    bad = [f"symbols[{i}] {s!r}" for i, s in enumerate(params.symbols) if not re.match(SYMBOL_PATTERN, s)]
+    bad = [f"symbols[{i}]" for i, s in enumerate(params.symbols) if not re.match(SYMBOL_PATTERN, s)]
     if bad:
-        raise NtUserError(f"not a symbol: {', '.join(bad[:5])} (letters, digits and . _ / = -, e.g. AAPL or BTC/USD)")
+        raise NtUserError(f"not a symbol: {', '.join(bad[:5])}; each must be {SYMBOL_HINT}")
     symbols = list(dict.fromkeys(_upper(s) for s in params.symbols))
     outcomes = await _market(ctx).download_many(symbols, params.timeframe, params.start, params.end,
                                                 provider=params.provider, progress=ctx.progress)
@@ -338,7 +368,8 @@ def providers(params: NoParams, ctx: Context) -> ProvidersResult:
 class SymbolsParams:
     """Parameters of ``market.symbols``."""
 
-    symbol: str | None = param(default=None, description="only this instrument", pattern=SYMBOL_PATTERN)
+    symbol: str | None = param(default=None, description="only this instrument", pattern=SYMBOL_PATTERN,
+                               pattern_hint=SYMBOL_HINT)
 
 
 @attrs.frozen(kw_only=True)

@@ -109,7 +109,7 @@ async def test_bars_are_cached_as_compact_bytes(make_market: MarketFactory) -> N
     cache = MemoryCache()
     market = make_market(cache=cache, specs=[SPEC])
     bars = await market.bars("AAPL", Timeframe.DAY_1, START, END, provider="counting")
-    key = market.cache.key("bars", "counting", "AAPL", "1Day", int(START.timestamp() * 1e9), int(END.timestamp() * 1e9))
+    key = market.cache.key("bars", "counting", "AAPL", "1Day", int(START.timestamp() * 1e9), int(END.timestamp() * 1e9), "all")
     raw = cache.get(key)
     assert raw is not None and raw[:4] == b"NTB1" and len(raw) < 48 * len(bars) + 200
 
@@ -117,7 +117,7 @@ async def test_bars_are_cached_as_compact_bytes(make_market: MarketFactory) -> N
 async def test_an_undecodable_entry_is_a_miss(make_market: MarketFactory) -> None:
     cache = MemoryCache()
     market = make_market(cache=cache, specs=[SPEC])
-    key = market.cache.key("bars", "counting", "AAPL", "1Day", int(START.timestamp() * 1e9), int(END.timestamp() * 1e9))
+    key = market.cache.key("bars", "counting", "AAPL", "1Day", int(START.timestamp() * 1e9), int(END.timestamp() * 1e9), "all")
     cache.set(key, b"written by another version")
     bars = await market.bars("AAPL", Timeframe.DAY_1, START, END, provider="counting")
     assert len(bars) > 10 and cache.get(key)[:4] == b"NTB1"  # type: ignore[index]

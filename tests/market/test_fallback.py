@@ -59,8 +59,11 @@ async def test_unconfigured_providers_are_skipped_and_the_store_answers(make_mar
     assert quote.provider == "local" and quote.last == 44.970001 and quote.bid is None
 
 
+REAL_CHAIN = {"market": {"chain": "alpaca,finnhub,alphavantage,local"}}
+
+
 async def test_a_dry_chain_names_every_provider_and_the_way_out(make_market: MarketFactory) -> None:
-    market = make_market(environ={})
+    market = make_market(environ={}, plugins=REAL_CHAIN)
     with pytest.raises(NtNotFound) as caught:
         await market.bars("ZZZ", Timeframe.DAY_1, OLD, END)
     message = str(caught.value)
@@ -71,13 +74,24 @@ async def test_a_dry_chain_names_every_provider_and_the_way_out(make_market: Mar
     assert [a["provider"] for a in attempts] == ["alpaca", "finnhub", "alphavantage", "local"]
 
 
-async def test_when_nothing_is_configured_synthetic_is_suggested_never_used(make_market: MarketFactory) -> None:
+async def test_with_nothing_configured_the_default_chain_ends_in_labelled_synthetic_data(
+        make_market: MarketFactory) -> None:
+    market = make_market(environ={})
+    assert market.chain("SPY")[-1] == "synthetic" and market.chain("BTC/USD") == ("local", "synthetic")
+    bars = await market.bars("SPY", Timeframe.DAY_1, OLD, END)
+    assert bars.provider == "synthetic" and bars.synthetic and len(bars)
+    assert (await market.quote("SPY")).synthetic
+
+
+async def test_when_synthetic_is_left_out_of_the_chain_the_error_says_how_to_get_it(
+        make_market: MarketFactory) -> None:
     market = make_market(environ={}, plugins={"market": {"chain": "alpaca,finnhub"}})
-    with pytest.raises(NtUnavailable, match="ask for provider 'synthetic' explicitly"):
+    with pytest.raises(NtUnavailable, match="put 'synthetic' in the chain"):
         await market.quote("AAPL")
 
 
-async def test_failures_of_different_kinds_are_unavailable(make_market: MarketFactory, replay: Replay) -> None:
+async def test_synthetic_never_stands_in_for_a_provider_that_failed(make_market: MarketFactory,
+                                                                     replay: Replay) -> None:
     replay.add("/v2/stocks/IBM/bars", httpx.Response(500))
     replay.add("/api/v1/stock/candle", recorded("finnhub/error_403_no_access.json"))
     replay.add("/query", recorded("alphavantage/error_invalid_call.json"))
@@ -86,7 +100,9 @@ async def test_failures_of_different_kinds_are_unavailable(make_market: MarketFa
         await market.bars("IBM", Timeframe.DAY_1, OLD, END)
     kinds = {a["provider"]: a["error"] for a in caught.value.details["attempts"]}
     assert kinds == {"alpaca": "unavailable", "finnhub": "provider_forbidden", "alphavantage": "not_found",
-                     "local": "not_found"}
+                     "local": "not_found", "synthetic": None}
+    reasons = {a["provider"]: a["reason"] for a in caught.value.details["attempts"]}
+    assert "alpaca, finnhub, alphavantage failed" in reasons["synthetic"]
 
 
 async def test_quotes_skip_providers_without_quotes(make_market: MarketFactory, replay: Replay) -> None:
@@ -105,7 +121,7 @@ async def test_as_of_skips_providers_that_only_know_now(make_market: MarketFacto
 
 
 async def test_crypto_symbols_use_their_own_chain(make_market: MarketFactory, replay: Replay) -> None:
-    market = make_market()
+    market = make_market(plugins={"market": {"chain_crypto": "local"}})
     assert market.chain("BTC/USD") == ("local",) and asset_class("EUR/USD") == "fx"
     with pytest.raises(NtNotFound, match="local: the local store has no"):
         await market.bars("BTC/USD", Timeframe.DAY_1, OLD, END)

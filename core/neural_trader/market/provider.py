@@ -41,6 +41,9 @@ __all__ = [
     "ProviderContext",
     "ProviderHealth",
     "ProviderSpec",
+    "bar_count",
+    "nominal_bars",
+    "tail",
 ]
 
 #: In :attr:`Capabilities.asset_classes`: serves whatever symbols it has (files, the store, synthetic).
@@ -174,10 +177,51 @@ class BaseProvider:
     async def trade(self, symbol: str, *, as_of: dt.datetime | None = None) -> Trade:
         raise NtUserError(f"provider {self.name} does not serve trades")
 
+    def bar_count(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> int | None:
+        """How many bars :meth:`bars` would return, if the source can tell without fetching them;
+        ``None`` when it cannot (the host then bounds the request by :func:`nominal_bars`)."""
+        return None
+
+    async def bars_tail(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime,
+                        limit: int) -> Bars:
+        """The last ``limit`` bars of ``[start, end]``; override where the source can cut exactly."""
+        return await tail(self, symbol, timeframe, start, end, limit)
+
     def _no_as_of(self, as_of: dt.datetime | None) -> None:
         if as_of is not None:
             raise NtUserError(f"provider {self.name} answers only the latest quote or trade; as_of is "
                               "supported by synthetic and local")
+
+
+def nominal_bars(timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> int:
+    """Bar starts that fit in ``[start, end]`` at one bar length apart: an upper bound of what any
+    source returns (markets close; the calendar does not)."""
+    span = (end - start).total_seconds()
+    return 0 if span < 0 else int(span // timeframe.seconds) + 1
+
+
+def bar_count(provider: DataProvider, symbol: str, timeframe: Timeframe, start: dt.datetime,
+              end: dt.datetime) -> tuple[int, bool]:
+    """(bars, exact): the provider's own count where it has one, else :func:`nominal_bars`."""
+    counter = getattr(provider, "bar_count", None)
+    found = counter(symbol, timeframe, start, end) if counter is not None else None
+    if found is not None:
+        return int(found), True
+    return nominal_bars(timeframe, start, end), False
+
+
+async def tail(provider: DataProvider, symbol: str, timeframe: Timeframe, start: dt.datetime,
+               end: dt.datetime, limit: int) -> Bars:
+    """The last ``limit`` bars of ``[start, end]`` from any provider, fetching a window that ends at
+    ``end`` and doubles until it holds ``limit`` bars or reaches ``start``. Each fetch is at most
+    twice the bar lengths of the one before, so the work follows ``limit``, not the window."""
+    span = dt.timedelta(seconds=timeframe.seconds * limit * 2)
+    while True:
+        lo = start if span >= end - start else end - span
+        found = await provider.bars(symbol, timeframe, lo, end)
+        if len(found) >= limit or lo <= start:
+            return found.tail(limit)
+        span *= 2
 
 
 @attrs.frozen(kw_only=True)

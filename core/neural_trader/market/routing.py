@@ -7,9 +7,12 @@ currencies are ``fx``, everything else is ``equity``. The chain of a class comes
     chain = ["alpaca", "finnhub", "alphavantage", "local"]   # every class without its own
     chain_crypto = ["local"]
 
-or ``NT_MARKET_CHAIN=alpaca,local`` / ``NT_MARKET_CHAIN_CRYPTO=local``. Synthetic data is never in a
-default chain: it answers only when asked for by name, so made-up numbers never stand in for real
-ones unnoticed.
+or ``NT_MARKET_CHAIN=alpaca,local`` / ``NT_MARKET_CHAIN_CRYPTO=local``. The chain is the one default
+source of every operation that reads bars (``market.*``, ``backtest.*``, ``optimize.run``,
+``walkforward.run``, ``analysis.quick``). Synthetic data ends each default chain, so the embedded
+defaults work offline; an answer it serves always says ``synthetic: true`` and carries a warning, so
+made-up numbers never stand in for real ones unnoticed. Leave it out of ``chain`` to get an error
+instead.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ __all__ = ["DEFAULT_CHAINS", "asset_class", "chains_from_settings"]
 
 #: Chains when settings name none. ``*`` is every class without its own entry.
 DEFAULT_CHAINS: dict[str, tuple[str, ...]] = {
-    "*": ("alpaca", "finnhub", "alphavantage", "local"),
-    "crypto": ("local",),
-    "fx": ("local",),
+    "*": ("alpaca", "finnhub", "alphavantage", "local", "synthetic"),
+    "crypto": ("local", "synthetic"),
+    "fx": ("local", "synthetic"),
 }
 
 _CURRENCIES = frozenset(

@@ -20,10 +20,25 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from neural_trader.domain.market import Bars, Quote, Timeframe, Trade, to_ns
-from neural_trader.errors import NtCancelled, NtError, NtNotFound, NtUnavailable, NtUserError
+from neural_trader import bounds
+from neural_trader.domain.market import BadRowPolicy, Bars, Quote, Timeframe, Trade, from_ns, to_ns
+from neural_trader.errors import (
+    NtCancelled,
+    NtError,
+    NtLimitExceeded,
+    NtNotFound,
+    NtUnavailable,
+    NtUserError,
+)
 from neural_trader.market.caching import CachePolicy, MarketCache
-from neural_trader.market.provider import DataProvider, ProviderContext, ProviderHealth, ProviderSpec
+from neural_trader.market.provider import (
+    DataProvider,
+    ProviderContext,
+    ProviderHealth,
+    ProviderSpec,
+    bar_count,
+    tail,
+)
 from neural_trader.market.routing import asset_class, chains_from_settings
 from neural_trader.market.store import LocalStore, StoredSeries
 
@@ -33,7 +48,11 @@ if TYPE_CHECKING:
     from neural_trader.services.http import HttpService
     from neural_trader.settings import Settings
 
-__all__ = ["DEFAULT_LOOKBACK", "Attempt", "MarketData"]
+__all__ = ["DEFAULT_LOOKBACK", "LOCAL_FRONTENDS", "Attempt", "MarketData", "synthetic_warning", "window_warnings"]
+
+#: Frontends whose callers are the user of this machine: they may name any file they can read.
+#: Every other caller (REST, MCP, anything unknown) may read files only in the csv folder.
+LOCAL_FRONTENDS = frozenset({"python", "cli"})
 
 T = TypeVar("T")
 _DAY = dt.timedelta(days=1)
@@ -159,23 +178,88 @@ class MarketData:
 
     async def bars(self, symbol: str, timeframe: Timeframe, start: dt.datetime | None = None,
                    end: dt.datetime | None = None, *, provider: str | None = None,
-                   exclude: Sequence[str] = (), use_cache: bool = True) -> Bars:
+                   exclude: Sequence[str] = (), use_cache: bool = True, limit: int | None = None) -> Bars:
         """Bars starting in ``[start, end]`` from ``provider``, or from the first provider of the chain
-        that answers."""
+        that answers; with ``limit``, only the last ``limit`` of them (and only those are fetched or
+        generated).
+
+        :raises NtLimitExceeded: the request would fetch more than ``max_bars`` (counted before any
+            fetch: exactly where the provider can count, else in bar lengths of the window).
+        """
         lo, hi = self.window(timeframe, start, end)
+        if limit is not None:
+            bounds.check(self.settings, "max_bars", limit, f"limit of {timeframe.value} bars of {symbol}")
         key = self.cache.key("bars", provider or "auto", symbol, timeframe.value,
-                             "default" if start is None else to_ns(start), "now" if end is None else to_ns(hi))
+                             "default" if start is None else to_ns(start), "now" if end is None else to_ns(hi),
+                             "all" if limit is None else limit)
         if use_cache and self._cacheable(provider) and (hit := self.cache.get_bars(key)) is not None:
             return hit
         kind = f"{timeframe.value} bars of {symbol}"
 
         async def fetch(p: DataProvider) -> Bars:
+            if limit is not None:
+                cut = getattr(p, "bars_tail", None)
+                found = await (cut(symbol, timeframe, lo, hi, limit) if cut is not None
+                               else tail(p, symbol, timeframe, lo, hi, limit))
+                return found.between(lo, hi).tail(limit)
+            n, exact = bar_count(p, symbol, timeframe, lo, hi)
+            how = "" if exact else " (counted in bar lengths: the source cannot count before fetching)"
+            bounds.check(self.settings, "max_bars", n,
+                         f"{kind} from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M} from {p.name}{how}")
             return (await p.bars(symbol, timeframe, lo, hi)).between(lo, hi)
 
         result = await self._first(provider, symbol, "bars", kind, fetch, timeframe=timeframe, exclude=exclude)
         if self._cacheable(result.provider):
             self.cache.put_bars(key, result, self.cache.policy.bars_ttl(timeframe, to_ns(hi), to_ns(self.now())))
         return result
+
+    def bar_count(self, provider: str, symbol: str, timeframe: Timeframe, start: dt.datetime,
+                  end: dt.datetime) -> int | None:
+        """Bars ``provider`` has in ``[start, end]`` if it can count them without fetching, else None."""
+        if provider not in self.specs:
+            return None
+        counter = getattr(self.provider(provider), "bar_count", None)
+        return None if counter is None else counter(symbol, timeframe, start, end)
+
+    def file_bars(self, path: str | Path, symbol: str | None, timeframe: Timeframe, start: dt.datetime | None = None,
+                  end: dt.datetime | None = None, *, frontend: str | None, limit: int | None = None) -> Bars:
+        """Bars of a CSV or Parquet file named by the caller (the ``file`` parameter of the market
+        and backtest operations), with the csv provider's options (tz, bad_rows, adjusted).
+
+        Callers on :data:`LOCAL_FRONTENDS` (the CLI, Python) may name any file the user can read;
+        every other caller (REST, MCP) only a file in the csv folder.
+        """
+        from neural_trader.market.files import read_bars, symbol_from_filename
+
+        values = self.settings.plugin("csv", self.context.environ)
+        folder = Path(values.get("dir") or Path(self.settings.data_dir) / "csv").expanduser().resolve()
+        target = Path(path).expanduser()
+        if frontend not in LOCAL_FRONTENDS:
+            target = (folder / target).resolve()  # an absolute path stays itself
+            if not target.is_relative_to(folder):
+                raise NtUserError(f"over {frontend or 'this frontend'} a file must lie in the csv folder "
+                                  "(NT_CSV_DIR); give its name there, or use the CLI for files elsewhere")
+        if not target.is_file():
+            raise NtNotFound(f"no such file: {target}")
+        if start is not None and end is not None:
+            self.window(timeframe, start, end)  # start after end is an error, as everywhere
+        try:
+            bad_rows = BadRowPolicy(str(values.get("bad_rows", "reject")).lower())
+        except ValueError:
+            raise NtUserError(f"csv setting bad_rows must be reject or drop, got {values.get('bad_rows')!r}") from None
+        adjusted = str(values.get("adjusted", "false")).strip().lower() in ("1", "true", "yes", "on")
+        found = read_bars(target, symbol=symbol or symbol_from_filename(target), tz=values.get("tz") or None,
+                          bad_rows=bad_rows, adjusted=adjusted)
+        if found.timeframe is not timeframe:
+            raise NtUserError(f"{target.name} holds {found.timeframe.value} bars, not {timeframe.value}; "
+                              f"ask for timeframe {found.timeframe.value}")
+        found = found.between(start, end)
+        if limit is not None:
+            return found.tail(limit)
+        # The file is the user's (or, over the network, the operator's): the parse is its size; what
+        # is bounded is the work on the bars.
+        bounds.check(self.settings, "max_bars", len(found), f"{timeframe.value} bars of {target.name}")
+        return found
 
     async def quote(self, symbol: str, *, provider: str | None = None, as_of: dt.datetime | None = None) -> Quote:
         return await self._point("quotes", Quote, symbol, provider, as_of)
@@ -230,6 +314,11 @@ class MarketData:
                 continue
             spec = self.specs[name]
             why = spec.capabilities.serves(kind, timeframe=timeframe, asset_class=cls)
+            failed = [a.provider for a in attempts if a.error is not None and a.provider in self.specs
+                      and self.specs[a.provider].capabilities.network]
+            if why is None and spec.capabilities.synthetic and failed:
+                # Generated numbers stand in only where no real source is set up, never for one that failed.
+                why = f"stands in only when no network provider is configured, and {', '.join(failed)} failed"
             if why is None and point_in_time and not spec.capabilities.point_in_time:
                 why = "answers only the latest value (no as_of)"
             if why is not None:
@@ -242,8 +331,8 @@ class MarketData:
                     attempts.append(Attempt(provider=name, reason=f"not configured: {health.reason}"))
                     continue
                 return await fetch(p)
-            except NtCancelled:
-                raise
+            except (NtCancelled, NtLimitExceeded):
+                raise  # a bound is the host's, not the provider's: the next provider would hit it too
             except NtError as exc:
                 attempts.append(Attempt(provider=name, reason=exc.message, error=exc.type))
         raise _exhausted(what, cls, self.chain(symbol), attempts)
@@ -269,6 +358,7 @@ class MarketData:
         symbols at once); a symbol that fails gets its error, the others are still saved."""
         if provider == "local":
             raise NtUserError("download copies bars into the local store; name another provider")
+        bounds.check(self.settings, "max_symbols", len(symbols), "symbols to download")
         lookback = DEFAULT_LOOKBACK[timeframe] * (5 if not timeframe.intraday else 15)
         lo, hi = self.window(timeframe, start, end, lookback=lookback)
         fetched: dict[str, Bars] = {}
@@ -294,6 +384,38 @@ class MarketData:
         return out
 
 
+def synthetic_warning(symbols: Sequence[str], *, from_chain: bool = False) -> str:
+    """The warning every answer built on generated bars carries."""
+    why = ("; no configured provider of the fallback chain served them: configure one (market.providers) "
+           "or set NT_MARKET_CHAIN") if from_chain else ""
+    return f"synthetic data: the bars of {', '.join(symbols)} are generated, not observed prices{why}"
+
+
+def window_warnings(bars: Bars, start: dt.datetime, end: dt.datetime, *, start_given: bool = True,
+                    truncated: bool = False, named_provider: bool = True, synthetic: bool = True) -> list[str]:
+    """What a caller should know about bars served for ``[start, end]``: that they are synthetic
+    (unless ``synthetic=False``: the caller says it once for all its series), and that the data
+    covers only part of the window (beyond the gaps markets have: more than four days or two bars at
+    either end). ``truncated``: a limit cut the start on purpose."""
+    out: list[str] = []
+    if bars.synthetic and synthetic:
+        out.append(synthetic_warning([bars.symbol], from_chain=not named_provider))
+    what = "the window asked" if start_given else "the default window"
+    if not len(bars):
+        out.append(f"no {bars.timeframe.value} bars of {bars.symbol} in {what} {start:%Y-%m-%d %H:%M} to "
+                   f"{end:%Y-%m-%d %H:%M}")
+        return out
+    slack = max(dt.timedelta(days=4), dt.timedelta(seconds=2 * bars.timeframe.seconds))
+    first, last = from_ns(int(bars.ts[0])), from_ns(int(bars.ts[-1]))
+    if not truncated and first - start > slack:
+        out.append(f"the data starts later than {what}: first bar {first:%Y-%m-%d %H:%M}, asked from "
+                   f"{start:%Y-%m-%d %H:%M}")
+    if end - last > slack + dt.timedelta(seconds=bars.timeframe.seconds):
+        out.append(f"the data ends earlier than {what}: last bar {last:%Y-%m-%d %H:%M}, asked to "
+                   f"{end:%Y-%m-%d %H:%M}")
+    return out
+
+
 def _default_http(settings: Settings) -> HttpService:
     from neural_trader.services.http import HttpService
 
@@ -307,7 +429,7 @@ def _exhausted(what: str, cls: str, chain: Sequence[str], attempts: list[Attempt
     if tried and all(a.error == "not_found" for a in tried):
         return NtNotFound(f"no provider has {what} ({lines})", details=details)
     hint = ("; configure a provider (e.g. NT_ALPACA_API_KEY/NT_ALPACA_API_SECRET), run market.download "
-            "to fill the local store, or ask for provider 'synthetic' explicitly") if not tried else ""
+            "to fill the local store, or put 'synthetic' in the chain (NT_MARKET_CHAIN)") if not tried else ""
     return NtUnavailable(f"no provider could serve {what} ({lines}){hint}", details=details)
 
 

@@ -374,11 +374,25 @@ class SyntheticSeries:
         keep = slice(i0 - d0 * k, i1 - d0 * k + 1)
         return open_[keep], high[keep], low[keep], close[keep], share.ravel()[keep]
 
-    def bars(self, start: object, end: object) -> Bars:
-        """Bars starting in ``[start, end]``."""
-        i0 = self.cal.first_at_or_after(to_ns(start))  # type: ignore[arg-type]
+    def index_range(self, start: object, end: object) -> tuple[int, int]:
+        """``(i0, i1)``: the bar indices starting in ``[start, end]`` (``i1 < i0`` when none), from
+        the calendar alone: nothing is generated."""
+        i0 = max(self.cal.first_at_or_after(to_ns(start)), 0)  # type: ignore[arg-type]
         i1 = self.cal.last_at_or_before(to_ns(end))  # type: ignore[arg-type]
-        return self.bars_by_index(max(i0, 0), i1) if i1 >= 0 else self.bars_by_index(0, -1)
+        return i0, max(i1, i0 - 1)
+
+    def count(self, start: object, end: object) -> int:
+        """How many bars start in ``[start, end]`` (arithmetic on the calendar)."""
+        i0, i1 = self.index_range(start, end)
+        return i1 - i0 + 1
+
+    def bars(self, start: object, end: object, *, limit: int | None = None) -> Bars:
+        """Bars starting in ``[start, end]``; with ``limit``, only the last ``limit`` of them are
+        generated."""
+        i0, i1 = self.index_range(start, end)
+        if limit is not None:
+            i0 = max(i0, i1 - limit + 1)
+        return self.bars_by_index(i0, i1)
 
     def last_bar_index(self, at_ns: int) -> int:
         return self.cal.last_at_or_before(at_ns)

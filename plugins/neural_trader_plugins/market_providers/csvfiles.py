@@ -80,3 +80,13 @@ class CsvProvider(BaseProvider):
     async def bars(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> Bars:
         found = await anyio.to_thread.run_sync(self._find, symbol, timeframe)
         return found.between(start, end)
+
+    def bar_count(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> int | None:
+        try:
+            return len(self._find(symbol, timeframe).between(start, end))  # parsed once, kept until it changes
+        except NtNotFound:
+            return None
+
+    async def bars_tail(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime,
+                        limit: int) -> Bars:
+        return (await self.bars(symbol, timeframe, start, end)).tail(limit)

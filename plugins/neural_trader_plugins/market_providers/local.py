@@ -38,6 +38,17 @@ class LocalProvider(BaseProvider):
                              f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}")
         return found
 
+    def bar_count(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> int | None:
+        stored = self.store.load(symbol, timeframe, mmap=True)  # maps the file: reads only the pages touched
+        if stored is None:
+            return None
+        return len(stored.between(start, end))
+
+    async def bars_tail(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime,
+                        limit: int) -> Bars:
+        found = await self.bars(symbol, timeframe, start, end)
+        return found.tail(limit)
+
     async def quote(self, symbol: str, *, as_of: dt.datetime | None = None) -> Quote:
         at = to_ns(as_of or self.ctx.now())
         for tf in Timeframe:  # finest first

@@ -73,6 +73,14 @@ class SyntheticProvider(BaseProvider):
         path = self.series(symbol, timeframe)
         return await anyio.to_thread.run_sync(path.bars, start, end)
 
+    def bar_count(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime) -> int:
+        return self.series(symbol, timeframe).count(start, end)
+
+    async def bars_tail(self, symbol: str, timeframe: Timeframe, start: dt.datetime, end: dt.datetime,
+                        limit: int) -> Bars:
+        path = self.series(symbol, timeframe)
+        return await anyio.to_thread.run_sync(lambda: path.bars(start, end, limit=limit))
+
     def _moment(self, symbol: str, as_of: dt.datetime | None) -> tuple[float, dt.datetime, Any]:
         """(price, time, three uniforms) at ``as_of`` (default now) on the 1-minute path."""
         path = self.series(symbol, Timeframe.MIN_1)
