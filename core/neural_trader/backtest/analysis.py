@@ -75,6 +75,8 @@ class QuickResult:
 
     symbol: str
     provider: str
+    synthetic: bool = param(description="true when the bars were generated, not observed prices")
+    warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
     timeframe: str
     as_of: dt.datetime = param(description="time of the last bar")
     bars: int
@@ -149,7 +151,8 @@ def analyze(data: RunData) -> QuickResult:
     year = close[-252:]
     wealth_peak = np.maximum.accumulate(close)
     result = QuickResult(
-        symbol=bars.symbol, provider=bars.provider, timeframe=bars.timeframe.value, as_of=data.last, bars=n,
+        symbol=bars.symbol, provider=bars.provider, synthetic=data.synthetic, warnings=list(data.warnings),
+        timeframe=bars.timeframe.value, as_of=data.last, bars=n,
         close=last,
         returns={f"{w}_bars": (float(close[-1] / close[-1 - w] - 1.0) if n > w else None) for w in RETURN_WINDOWS},
         max_drawdown=float(np.min(close / wealth_peak - 1.0)),
@@ -205,5 +208,5 @@ def summarize(r: QuickResult) -> str:
 
 
 async def quick(params: QuickParams, ctx: Context) -> QuickResult:
-    data = await load(ctx.host, params.data_request())
+    data = await load(ctx.host, params.data_request(frontend=ctx.frontend))
     return await anyio.to_thread.run_sync(analyze, data)

@@ -15,6 +15,7 @@ import anyio.to_thread
 import attrs
 import numpy as np
 
+from neural_trader import bounds
 from neural_trader.backtest import engine
 from neural_trader.backtest.config import BacktestConfig
 from neural_trader.backtest.data import RunData, check_length, load
@@ -39,7 +40,7 @@ from neural_trader.backtest.runs import (
     run_or_fetch,
     trade_rows,
 )
-from neural_trader.domain.market import Timeframe, from_ns
+from neural_trader.domain.market import SYMBOL_HINT, SYMBOL_PATTERN, Timeframe, from_ns
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader.schema import param
@@ -184,6 +185,9 @@ class RunReport:
     params: dict[str, Any] = param(description="the strategy's parameters, defaults filled in")
     symbols: list[str]
     provider: str = param(description="the provider(s) that served the bars")
+    synthetic: bool = param(description="true when the bars were generated, not observed prices")
+    warnings: list[str] = param(factory=list, description="synthetic data, or a window the data covers only "
+                                                          "in part (first_bar/last_bar say what it covers)")
     timeframe: str
     engine: str
     config: BacktestConfig
@@ -221,13 +225,23 @@ def _monte_carlo(stored: StoredRun, n_sims: int, seed: int) -> MonteCarloSummary
 
 
 def report(stored: StoredRun, *, max_trades: int = 20, equity_points: int = 0, monte_carlo: int = 0,
-           seed: int = 0, chart: Image | None = None, reproduction: Reproduction | None = None) -> RunReport:
-    """The answer for a stored run (the same whether it was computed now or long ago)."""
+           seed: int = 0, chart: Image | None = None, reproduction: Reproduction | None = None,
+           data: RunData | None = None) -> RunReport:
+    """The answer for a stored run (the same whether it was computed now or long ago). ``data``: the
+    bars it was computed on now, when they were fetched (their synthetic mark and warnings); a run
+    fetched by id alone is synthetic when its provider label says so (``synthetic``, ``local (synthetic)``)."""
+    from neural_trader.market.service import synthetic_warning
+
     arrays = stored.arrays
     spec = stored.spec
+    synthetic = data.synthetic if data is not None else any(
+        "synthetic" in p for p in stored.provider.split(","))
+    warnings = list(data.warnings) if data is not None else (
+        [synthetic_warning([*spec.symbols, *([spec.benchmark] if spec.benchmark else [])])] if synthetic else [])
     return RunReport(
         run_id=stored.id, created_at=stored.created_at, strategy=spec.strategy, params=spec.params,
-        symbols=list(spec.symbols), provider=stored.provider, timeframe=spec.timeframe, engine=spec.engine,
+        symbols=list(spec.symbols), provider=stored.provider, synthetic=synthetic, warnings=warnings,
+        timeframe=spec.timeframe, engine=spec.engine,
         config=spec.config, benchmark=spec.benchmark, first_bar=stored.first_bar, last_bar=stored.last_bar,
         bars=stored.n_bars, data_fingerprint=stored.data_fingerprint,
         result_fingerprint=stored.result_fingerprint, code_version=stored.code_version,
@@ -290,11 +304,11 @@ def prepare_with(request: StrategySelection, strategy: Any, params: Any, data: R
     return Prepared(strategy=strategy, params=params, config=config, engine=request.engine, data=data, spec=spec)
 
 
-async def prepare(host: Host, request: StrategySelection) -> Prepared:
+async def prepare(host: Host, request: StrategySelection, *, frontend: str | None = None) -> Prepared:
     """Resolve the strategy and validate its parameters (before any data is fetched), fetch the
     data, and check it is long enough for the strategy's windows."""
     strategy, params = resolve(host, request)
-    data = await load(host, request.data_request(request.benchmark))
+    data = await load(host, request.data_request(request.benchmark, frontend=frontend))
     return prepare_with(request, strategy, params, data)
 
 
@@ -310,11 +324,16 @@ def _run_sync(host: Host, params: RunParams, prepared: Prepared) -> RunReport:
         result = result or prepared.compute()
         chart = Image.png(result.plot_png(params.chart))
     return report(stored, max_trades=params.max_trades, equity_points=params.equity_points,
-                  monte_carlo=params.monte_carlo, seed=params.seed, chart=chart)
+                  monte_carlo=params.monte_carlo, seed=params.seed, chart=chart, data=prepared.data)
+
+
+def check_monte_carlo(host: Host, samples: int) -> None:
+    bounds.check(host.settings, "max_monte_carlo", samples, "Monte Carlo samples")
 
 
 async def run(params: RunParams, ctx: Context) -> RunReport:
-    prepared = await prepare(ctx.host, params)
+    check_monte_carlo(ctx.host, params.monte_carlo)
+    prepared = await prepare(ctx.host, params, frontend=ctx.frontend)
     return await anyio.to_thread.run_sync(_run_sync, ctx.host, params, prepared)
 
 
@@ -330,7 +349,7 @@ class GetParams:
                                   "run and stored now if it never was (ids are content hashes)")
     strategy: str | None = param(default=None, max_len=100,
                                  description="without run_id: the newest stored run of this strategy")
-    symbol: str | None = param(default=None, max_len=50,
+    symbol: str | None = param(default=None, max_len=50, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
                                description="without run_id: the newest stored run that traded this symbol")
     reproduce: bool = param(default=False, description="fetch the data again, re-run, and compare fingerprints")
     max_trades: int = param(default=20, ge=0, le=100_000, description="how many trades to list")
@@ -351,13 +370,13 @@ def _find(storage: Storage, params: GetParams) -> StoredRun:
     return runs[0]
 
 
-async def _reproduce(host: Host, stored: StoredRun) -> Reproduction:
+async def _reproduce(host: Host, stored: StoredRun, frontend: str | None) -> Reproduction:
     spec = stored.spec
     request = StrategySelection(
         symbol=",".join(spec.symbols), provider=spec.provider, timeframe=Timeframe(spec.timeframe),
         start=stored.first_bar, end=stored.last_bar, strategy=spec.strategy, strategy_params=spec.params,
         config=spec.config, engine=spec.engine, benchmark=spec.benchmark)  # type: ignore[arg-type]
-    prepared = await prepare(host, request)
+    prepared = await prepare(host, request, frontend=frontend)
 
     def rerun() -> Reproduction:
         result = prepared.compute()
@@ -380,15 +399,18 @@ async def get(params: GetParams, ctx: Context) -> RunReport:
     if len(ways) != 1:
         raise NtUserError("name the run one way: a run_id, a request, or a strategy and/or symbol (the newest "
                           f"match){'; got ' + ' and '.join(ways) if ways else ''}")
+    check_monte_carlo(ctx.host, params.monte_carlo)
+    data = None
     if params.request is not None:
-        prepared = await prepare(ctx.host, params.request)
+        prepared = await prepare(ctx.host, params.request, frontend=ctx.frontend)
         stored, _ = await anyio.to_thread.run_sync(store, ctx.host, prepared)
+        data = prepared.data
     else:
         stored = await anyio.to_thread.run_sync(_find, ctx.host.services.storage, params)
-    reproduction = await _reproduce(ctx.host, stored) if params.reproduce else None
+    reproduction = await _reproduce(ctx.host, stored, ctx.frontend) if params.reproduce else None
     return await anyio.to_thread.run_sync(lambda: report(
         stored, max_trades=params.max_trades, equity_points=params.equity_points,
-        monte_carlo=params.monte_carlo, seed=params.seed, reproduction=reproduction))
+        monte_carlo=params.monte_carlo, seed=params.seed, reproduction=reproduction, data=data))
 
 
 # -- backtest.list -------------------------------------------------------------------------------
@@ -397,7 +419,8 @@ class ListParams:
     """Parameters of ``backtest.list``."""
 
     strategy: str | None = param(default=None, max_len=100, description="only runs of this strategy")
-    symbol: str | None = param(default=None, max_len=50, description="only runs that traded this symbol")
+    symbol: str | None = param(default=None, max_len=50, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
+                               description="only runs that traded this symbol")
     limit: int = param(default=20, ge=1, le=1000, description="how many runs (newest first)")
     offset: int = param(default=0, ge=0, description="skip this many runs")
 
@@ -451,7 +474,8 @@ class CompareParams(DataSelection):
                                   "that trades this many symbols")
     config: BacktestConfig | None = param(default=None, description="fills, sizing, costs, exits (shared)")
     engine: EngineName = param(default="vectorized", description="vectorized or event")
-    benchmark: str | None = param(default=None, max_len=50, description="a symbol to compare against")
+    benchmark: str | None = param(default=None, max_len=50, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
+                                  description="a symbol to compare against")
     sort_by: SortKey = param(default="sharpe", description="metric the table is sorted by (best first)")
     chart: bool = param(default=False, description="return one PNG with every equity curve "
                                                    "(CLI: write it with --plot FILE)")
@@ -485,6 +509,8 @@ class CompareResult:
 
     symbols: list[str]
     provider: str
+    synthetic: bool = param(description="true when the bars were generated, not observed prices")
+    warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
     timeframe: str
     first_bar: dt.datetime
     last_bar: dt.datetime
@@ -521,8 +547,8 @@ def _compare_sync(host: Host, params: CompareParams, data: RunData, chosen: list
     for i, strategy in enumerate(chosen):
         ctx.progress(i, len(chosen), f"backtesting {strategy.name}")
         request = StrategySelection(
-            symbol=params.symbol, provider=params.provider, timeframe=params.timeframe, start=params.start,
-            end=params.end, strategy=strategy.name, config=config, engine=params.engine,
+            symbol=params.symbol, provider=params.provider, file=params.file, timeframe=params.timeframe,
+            start=params.start, end=params.end, strategy=strategy.name, config=config, engine=params.engine,
             benchmark=params.benchmark)
         try:
             stored, _ = store(host, prepare_with(request, *resolve(host, request), data))
@@ -547,9 +573,11 @@ def _compare_sync(host: Host, params: CompareParams, data: RunData, chosen: list
 
         hold_curve = config.init_cash * np.mean(closes / closes[0], axis=1)
         chart = Image.png(lines_png([*curves, ("buy & hold", data.bars[0].ts, hold_curve)],
-                                   title=f"{', '.join(data.symbols)} {params.timeframe.value}: equity by strategy",
+                                   title=f"{', '.join(data.symbols)} {params.timeframe.value}: equity by strategy"
+                                         + (" (SYNTHETIC DATA)" if data.synthetic else ""),
                                    ylabel="equity"))
-    return CompareResult(symbols=list(data.symbols), provider=data.provider, timeframe=params.timeframe.value,
+    return CompareResult(symbols=list(data.symbols), provider=data.provider, synthetic=data.synthetic,
+                         warnings=list(data.warnings), timeframe=params.timeframe.value,
                          first_bar=data.first, last_bar=data.last, bars=data.n, buy_and_hold_return=hold,
                          sorted_by=params.sort_by, rows=rows, skipped=skipped, chart=chart)
 
@@ -560,7 +588,7 @@ def _sort_value(row: CompareRow, key: str) -> tuple[bool, float, str]:
 
 
 async def compare(params: CompareParams, ctx: Context) -> CompareResult:
-    data = await load(ctx.host, params.data_request(params.benchmark))
+    data = await load(ctx.host, params.data_request(params.benchmark, frontend=ctx.frontend))
     chosen, skipped = _chosen_strategies(ctx.host, params, len(data.symbols))
     if not chosen:
         raise NtUserError("no strategy can run on this selection: "

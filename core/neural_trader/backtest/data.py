@@ -51,6 +51,10 @@ class DataRequest:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     benchmark: str | None = None
+    #: A CSV/Parquet file to read the (one) series from instead of a provider.
+    file: str | None = None
+    #: The caller's frontend: which files ``file`` may name (see ``MarketData.file_bars``).
+    frontend: str | None = None
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -60,6 +64,13 @@ class RunData:
     bars: tuple[Bars, ...]
     benchmark: Bars | None
     fingerprint: str
+    #: Synthetic data, windows the data covers only in part (``market.service.window_warnings``).
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def synthetic(self) -> bool:
+        """True when any series (or the benchmark) was generated rather than observed."""
+        return any(b.synthetic for b in (*self.bars, *(() if self.benchmark is None else (self.benchmark,))))
 
     @property
     def n(self) -> int:
@@ -71,7 +82,11 @@ class RunData:
 
     @property
     def provider(self) -> str:
-        return ",".join(dict.fromkeys(b.provider for b in self.bars))
+        """The providers that served the bars; generated bars a store or file served say so
+        (``local (synthetic)``), so a stored run keeps the mark."""
+        return ",".join(dict.fromkeys(
+            f"{b.provider} (synthetic)" if b.synthetic and b.provider != "synthetic" else b.provider
+            for b in self.bars))
 
     @property
     def first(self) -> dt.datetime:
@@ -92,7 +107,7 @@ class RunData:
         """Bars ``[start, stop)`` of every series (views; the fingerprint is the parent's)."""
         bench = None if self.benchmark is None else self.benchmark[start:stop]
         return RunData(bars=tuple(b[start:stop] for b in self.bars), benchmark=bench,
-                       fingerprint=self.fingerprint)
+                       fingerprint=self.fingerprint, warnings=self.warnings)
 
 
 def fingerprint(bars: Sequence[Bars], benchmark: Bars | None = None) -> str:
@@ -129,14 +144,33 @@ async def load(host: Host, request: DataRequest) -> RunData:
 
     :raises NtUserError: no bars at all in the window (with the window and the provider).
     """
-    from neural_trader.market.service import DEFAULT_LOOKBACK, MarketData
+    import anyio.to_thread
+
+    from neural_trader import bounds
+    from neural_trader.market.service import DEFAULT_LOOKBACK, MarketData, synthetic_warning, window_warnings
 
     market = MarketData.for_host(host)
+    bounds.check(host.settings, "max_symbols", len(request.symbols) + (1 if request.benchmark else 0),
+                 "symbols in one backtest (benchmark included)")
     start, end = market.window(request.timeframe, request.start, request.end,
                                lookback=DEFAULT_LOOKBACK[request.timeframe] * LOOKBACK_FACTOR)
-    names = list(request.symbols) + ([request.benchmark] if request.benchmark else [])
-    fetched = [await market.bars(symbol, request.timeframe, start, end, provider=request.provider)
-               for symbol in names]
+    fetched: list[Bars] = []
+    if request.file is not None:
+        if request.provider is not None:
+            raise NtUserError("give a provider or a file, not both")
+        if len(request.symbols) > 1:
+            raise NtUserError("a file holds one symbol; name at most one with file")
+        label = request.symbols[0] if request.symbols else None
+        found = await anyio.to_thread.run_sync(lambda: market.file_bars(
+            request.file, label, request.timeframe, request.start, request.end,  # type: ignore[arg-type]
+            frontend=request.frontend))
+        fetched.append(found)
+        if request.start is None and request.end is None and len(found):
+            start, end = found.first or start, found.last or end  # a file's window is the whole file
+    names = [b.symbol for b in fetched] + [s for s in request.symbols if not fetched] \
+        + ([request.benchmark] if request.benchmark else [])
+    fetched += [await market.bars(symbol, request.timeframe, start, end, provider=request.provider)
+                for symbol in names[len(fetched):]]
     for symbol, bars in zip(names, fetched, strict=True):
         if not len(bars):
             raise NtUserError(
@@ -146,9 +180,18 @@ async def load(host: Host, request: DataRequest) -> RunData:
     if not len(aligned[0]):
         raise NtUserError(f"{', '.join(names)} have no bar time in common between {start.date()} and "
                           f"{end.date()}; they cannot be traded together")
-    series = tuple(aligned[:len(request.symbols)])
+    n_series = len(names) - (1 if request.benchmark else 0)
+    series = tuple(aligned[:n_series])
     bench = aligned[-1] if request.benchmark else None
-    return RunData(bars=series, benchmark=bench, fingerprint=fingerprint(series, bench))
+    generated = [b.symbol for b in fetched if b.synthetic]
+    warnings = [synthetic_warning(generated)] if generated else []
+    warnings += [w for b in fetched for w in window_warnings(b, start, end, start_given=request.start is not None,
+                                                             synthetic=False)]
+    if len(aligned[0]) < len(fetched[0]):
+        warnings.append(f"{', '.join(names)} share {len(aligned[0])} of {len(fetched[0])} bar times; the "
+                        "backtest reads only the shared ones")
+    return RunData(bars=series, benchmark=bench, fingerprint=fingerprint(series, bench),
+                   warnings=tuple(dict.fromkeys(warnings)))
 
 
 def check_length(data: RunData, needed: int, what: str) -> None:

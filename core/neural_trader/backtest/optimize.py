@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio.to_thread
 import attrs
 
+from neural_trader import bounds
 from neural_trader.backtest.api import prepare_with, resolve, store
 from neural_trader.backtest.data import RunData, check_length, load
 from neural_trader.backtest.requests import StrategySelection
@@ -39,7 +40,7 @@ from neural_trader.backtest.sweep import (
     score,
     shared_for,
 )
-from neural_trader.errors import NtUnavailable, NtUserError
+from neural_trader.errors import NtLimitExceeded, NtUnavailable, NtUserError
 from neural_trader.executors import Executor, Shared, get_executor
 from neural_trader.schema import param
 
@@ -72,10 +73,36 @@ class SearchResult:
 
 def _check_limit(count: int, limit: int, what: str) -> None:
     if count > limit:
-        raise NtUserError(
+        raise NtLimitExceeded(
             f"{what} {count:,} parameter combinations, more than max_combinations={limit:,}; raise "
-            "max_combinations, narrow the ranges, or use method 'random' or 'optuna' with fewer n_trials",
-            details={"combinations": count, "max_combinations": limit})
+            "max_combinations (the request's, up to the host's NT_MAX_COMBINATIONS), narrow the ranges, or "
+            "use method 'random' or 'optuna' with fewer n_trials",
+            details={"bound": "max_combinations", "asked": count, "limit": limit, "setting": "NT_MAX_COMBINATIONS"})
+
+
+def max_combinations(host: Any, asked: int | None) -> int:
+    """The request's ``max_combinations`` (default: the host's), refused above the host's bound."""
+    if asked is None:
+        return bounds.limit(host.settings, "max_combinations")
+    bounds.check(host.settings, "max_combinations", asked, "max_combinations asked")
+    return asked
+
+
+def plan(host: Any, params: OptimizeParams, strategy: Any) -> tuple[list[Dim], int]:
+    """The searched dimensions and the combination limit, checked before any data is fetched:
+    the request's bounds (workers, the grid's size or n_trials) are refused here, not after work."""
+    if params.workers is not None:
+        bounds.check(host.settings, "max_workers", params.workers, "workers asked")
+    limit = max_combinations(host, params.max_combinations)
+    fixed = dict(params.strategy_params)
+    dims = dims_for(strategy, params.space, fixed, max_combinations=limit)
+    if not dims:
+        raise NtUserError(f"nothing to search: give `space` ranges for {strategy.name}'s parameters")
+    if params.method == "grid":
+        _check_limit(grid_size(dims), limit, "the grid has")
+    else:
+        _check_limit(params.n_trials, limit, "n_trials asks for")
+    return dims, limit
 
 
 def _optuna_points(strategy: Any, dims: list[Dim], fixed: Mapping[str, Any], *, n_trials: int, seed: int,
@@ -202,12 +229,15 @@ class OptimizeParams(StrategySelection):
     objective: Objective = param(default="sharpe", description="the metric to optimise")
     n_trials: int = param(default=50, ge=1, le=1_000_000, description="parameter sets to try (random, optuna)")
     seed: int = param(default=0, ge=0, description="seed of random and optuna searches")
-    max_combinations: int = param(default=DEFAULT_MAX_COMBINATIONS, ge=1,
-                                  description="refuse a search larger than this (raise it on purpose)")
+    max_combinations: int | None = param(
+        default=None, ge=1, description="refuse a search larger than this; default and ceiling: the host's "
+                                        "max_combinations (NT_MAX_COMBINATIONS, 10,000 unless set)")
     min_trades: int = param(default=1, ge=0, description="parameter sets with fewer trades rank last")
     executor: str = param(default="threads", max_len=50,
                           description="where to run: serial, threads, processes, ray (`executors list`)")
-    workers: int | None = param(default=None, ge=1, le=4096, description="parallel workers (default: all CPUs)")
+    workers: int | None = param(default=None, ge=1, le=4096,
+                                description="parallel workers (default: all CPUs; at most the host's "
+                                            "max_workers, NT_MAX_WORKERS)")
     batch_size: int = param(default=8, ge=1, le=1024, description="optuna trials evaluated together")
     top: int = param(default=10, ge=1, le=1000, description="how many of the best to list")
 
@@ -232,6 +262,8 @@ class OptimizeResult:
     symbols: list[str]
     timeframe: str
     provider: str
+    synthetic: bool = param(description="true when the bars were generated, not observed prices")
+    warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
     first_bar: dt.datetime
     last_bar: dt.datetime
     bars: int
@@ -291,20 +323,20 @@ def max_warmup(strategy: Any, dims: list[Dim], fixed: Mapping[str, Any]) -> int:
         return int(strategy.warmup(strategy.make_params(dict(fixed))))
 
 
-def dims_for(strategy: Any, space: Mapping[str, ParamRange], fixed: Mapping[str, Any]) -> list[Dim]:
-    """The searched dimensions: ``space``, or the default space around the defaults."""
+def dims_for(strategy: Any, space: Mapping[str, ParamRange], fixed: Mapping[str, Any], *,
+             max_combinations: int = DEFAULT_MAX_COMBINATIONS) -> list[Dim]:
+    """The searched dimensions: ``space``, or the default space around the defaults (sized to fit
+    ``max_combinations``)."""
     overlap = sorted(set(space) & set(fixed))
     if overlap:
         raise NtUserError(f"{', '.join(overlap)} both fixed in strategy_params and searched in space; pick one")
-    return resolve_space(strategy, space or default_space(strategy, fixed))
+    return resolve_space(strategy, space or default_space(strategy, fixed, max_combinations=max_combinations))
 
 
-def _optimize_sync(params: OptimizeParams, ctx: Context, strategy: Any, data: RunData) -> OptimizeResult:
+def _optimize_sync(params: OptimizeParams, ctx: Context, strategy: Any, data: RunData, dims: list[Dim],
+                   limit: int) -> OptimizeResult:
     executor = get_executor(ctx.host, params.executor)
     fixed = dict(params.strategy_params)
-    dims = dims_for(strategy, params.space, fixed)
-    if not dims:
-        raise NtUserError(f"nothing to search: give `space` ranges for {strategy.name}'s parameters")
     check_length(data, max_warmup(strategy, dims, fixed) + 2,
                  f"optimizing {strategy.name} over this space (its longest window is "
                  f"{max_warmup(strategy, dims, fixed)} bars, plus 2 to trade)")
@@ -317,7 +349,7 @@ def _optimize_sync(params: OptimizeParams, ctx: Context, strategy: Any, data: Ru
 
     result = search(strategy, dims, fixed, method=params.method, objective=params.objective,
                     evaluate_batch=sweep_evaluator(executor, shared, workers=params.workers, progress=progress),
-                    n_trials=params.n_trials, seed=params.seed, max_combinations=params.max_combinations,
+                    n_trials=params.n_trials, seed=params.seed, max_combinations=limit,
                     batch_size=params.batch_size, min_trades=params.min_trades)
     order = result.order(params.objective)
     best = order[0]
@@ -330,7 +362,7 @@ def _optimize_sync(params: OptimizeParams, ctx: Context, strategy: Any, data: Ru
     stored, _ = store(ctx.host, prepare_with(request, strategy, strategy.make_params(result.points[best]), data))
     return OptimizeResult(
         strategy=strategy.name, symbols=list(data.symbols), timeframe=params.timeframe.value,
-        provider=data.provider, first_bar=data.first, last_bar=data.last, bars=data.n, method=params.method,
+        provider=data.provider, synthetic=data.synthetic, warnings=list(data.warnings), first_bar=data.first, last_bar=data.last, bars=data.n, method=params.method,
         objective=params.objective, direction="maximize" if OBJECTIVES[params.objective] > 0 else "minimize",
         executor=executor.name, space=_space_listing(dims), space_size=result.space_size,
         evaluated=len(result.points), refused=result.refused,
@@ -343,9 +375,10 @@ def _optimize_sync(params: OptimizeParams, ctx: Context, strategy: Any, data: Ru
 
 async def run_op(params: OptimizeParams, ctx: Context) -> OptimizeResult:
     strategy, _ = resolve(ctx.host, params)
-    data = await load(ctx.host, params.data_request(params.benchmark))
+    dims, limit = plan(ctx.host, params, strategy)
+    data = await load(ctx.host, params.data_request(params.benchmark, frontend=ctx.frontend))
     check_length(data, 3, f"optimizing {strategy.name}")
-    return await anyio.to_thread.run_sync(_optimize_sync, params, ctx, strategy, data)
+    return await anyio.to_thread.run_sync(_optimize_sync, params, ctx, strategy, data, dims, limit)
 
 
 # -- executors.list --------------------------------------------------------------------------------

@@ -14,7 +14,13 @@ import attrs
 
 from neural_trader.backtest.config import BacktestConfig
 from neural_trader.backtest.data import DataRequest, parse_symbols
-from neural_trader.domain.market import Timeframe
+from neural_trader.domain.market import (
+    PROVIDER_PATTERN,
+    SYMBOL_HINT,
+    SYMBOL_PATTERN,
+    SYMBOLS_PATTERN,
+    Timeframe,
+)
 from neural_trader.schema import param
 
 __all__ = ["PERIODS_PER_YEAR", "DataSelection", "EngineName", "StrategySelection"]
@@ -34,12 +40,18 @@ _DEFAULT_PERIODS = BacktestConfig().periods_per_year
 class DataSelection:
     """Which bars: symbol(s), provider, timeframe and date range."""
 
-    symbol: str = param(default="SPY", min_len=1, max_len=500, pattern=r"^[^,\s]+(\s*,\s*[^,\s]+)*$",
-                        description="symbol; several separated by commas for multi-symbol strategies "
-                                    "(a pair: 'KO,PEP')")
-    provider: str | None = param(default="synthetic", max_len=100,
-                                 description="data provider (synthetic, csv, local, alpaca...); null: the "
-                                             "fallback chain")
+    symbol: str | None = param(default=None, min_len=1, max_len=4000, pattern=SYMBOLS_PATTERN,
+                               pattern_hint=f"{SYMBOL_HINT}, or several separated by commas",
+                               description="symbol; several separated by commas for multi-symbol strategies "
+                                           "(a pair: 'KO,PEP'); default SPY, or with file the file's name")
+    provider: str | None = param(default=None, max_len=100, pattern=PROVIDER_PATTERN,
+                                 description="data provider (alpaca, local, csv, synthetic...); default: the "
+                                             "fallback chain of the symbol's class, as for market.* (synthetic "
+                                             "data ends it, and the result says synthetic: true)")
+    file: str | None = param(default=None, min_len=1, max_len=4096,
+                             description="a CSV or Parquet file of bars to backtest on instead of a provider "
+                                         "(CLI: --file); over REST and MCP it must lie in the csv folder "
+                                         "(NT_CSV_DIR)")
     timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
     start: dt.datetime | None = param(default=None,
                                       description="first bar (ISO date or date-time, UTC); default: five "
@@ -48,11 +60,16 @@ class DataSelection:
 
     @property
     def symbols(self) -> tuple[str, ...]:
+        if self.symbol is None:
+            return () if self.file is not None else ("SPY",)
         return parse_symbols(self.symbol)
 
-    def data_request(self, benchmark: str | None = None) -> DataRequest:
+    def data_request(self, benchmark: str | None = None, *, frontend: str | None = None) -> DataRequest:
+        """What :func:`~neural_trader.backtest.data.load` fetches; ``frontend`` (the caller's
+        ``ctx.frontend``) decides which files ``file`` may name."""
         return DataRequest(symbols=self.symbols, provider=self.provider, timeframe=self.timeframe,
-                           start=self.start, end=self.end, benchmark=benchmark)
+                           start=self.start, end=self.end, benchmark=benchmark, file=self.file,
+                           frontend=frontend)
 
 
 @attrs.frozen(kw_only=True)
@@ -68,7 +85,7 @@ class StrategySelection(DataSelection):
                                   "unless set")
     engine: EngineName = param(default="vectorized",
                                description="vectorized (fast, targets) or event (orders, bar by bar)")
-    benchmark: str | None = param(default=None, max_len=50,
+    benchmark: str | None = param(default=None, max_len=50, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
                                   description="a symbol to compare against (alpha, beta, tracking error)")
 
     def effective_config(self) -> BacktestConfig:

@@ -165,22 +165,34 @@ def _fits(info: ParamInfo, value: Any) -> bool:
     return ok and info.allows(value)
 
 
-def default_space(strategy: Any, fixed: Mapping[str, Any]) -> dict[str, ParamRange]:
+#: The factors of the default space by points per parameter, the default (1.0) always among them.
+_FACTORS_BY_POINTS: dict[int, tuple[float, ...]] = {
+    5: DEFAULT_FACTORS, 4: (0.5, 1.0, 1.5, 2.0), 3: (0.5, 1.0, 2.0), 2: (1.0, 2.0)}
+
+
+def default_space(strategy: Any, fixed: Mapping[str, Any], *,
+                  max_combinations: int | None = None) -> dict[str, ParamRange]:
     """Every numeric parameter not in ``fixed``: its default times 0.5, 0.75, 1, 1.5 and 2, within
-    its bounds (integers rounded). Booleans, choices and zero defaults stay fixed."""
-    space = {}
-    for info in describe_params(strategy.params_type):
-        if info.name in fixed or not info.numeric or not info.default:
-            continue
-        values = []
-        for f in DEFAULT_FACTORS:
-            v = info.default * f
-            v = round(v) if info.type == "integer" else round(v, 10)
-            if info.allows(v) and v not in values:
-                values.append(v)
-        if len(values) > 1:
-            space[info.name] = ParamRange(values=values)
-    return space
+    its bounds (integers rounded). Booleans, choices and zero defaults stay fixed. With
+    ``max_combinations``, fewer factors per parameter (4, 3, then 2) until the grid fits."""
+    infos = [i for i in describe_params(strategy.params_type)
+             if i.name not in fixed and i.numeric and i.default]
+    space: dict[str, ParamRange] = {}
+    for points in sorted(_FACTORS_BY_POINTS, reverse=True):
+        space = {}
+        for info in infos:
+            values = []
+            for f in _FACTORS_BY_POINTS[points]:
+                v = info.default * f
+                v = round(v) if info.type == "integer" else round(v, 10)
+                if info.allows(v) and v not in values:
+                    values.append(v)
+            if len(values) > 1:
+                space[info.name] = ParamRange(values=values)
+        size = math.prod(len(r.values or ()) for r in space.values())
+        if max_combinations is None or size <= max_combinations:
+            return space
+    return space  # even two values each do not fit: the caller's limit check says so
 
 
 def grid_size(dims: list[Dim]) -> int:

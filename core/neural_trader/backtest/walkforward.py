@@ -19,18 +19,20 @@ import anyio.to_thread
 import attrs
 import numpy as np
 
+from neural_trader import bounds
 from neural_trader.backtest import engine
 from neural_trader.backtest.api import EquityPoint, resolve
 from neural_trader.backtest.config import BacktestConfig
 from neural_trader.backtest.data import RunData, load
 from neural_trader.backtest.optimize import (
     OptimizeParams,
-    dims_for,
     max_warmup,
+    plan,
     propose,
     search,
     sweep_evaluator,
 )
+from neural_trader.backtest.space import grid_size
 from neural_trader.backtest.sweep import SweepTask, ranked, run_sweep, score, shared_for
 from neural_trader.domain.market import from_ns
 from neural_trader.domain.media import Image
@@ -161,6 +163,8 @@ class WalkForwardResult:
     symbols: list[str]
     timeframe: str
     provider: str
+    synthetic: bool = param(description="true when the bars were generated, not observed prices")
+    warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
     mode: str
     method: str
     objective: str
@@ -183,7 +187,7 @@ class WalkForwardResult:
 
 
 def _is_searches(params: WalkForwardParams, ctx: Context, strategy: Any, data: RunData, cuts: list[Window],
-                 dims: list[Any], fixed: Mapping[str, Any]) -> list[tuple[dict[str, Any], float | None,
+                 dims: list[Any], fixed: Mapping[str, Any], limit: int) -> list[tuple[dict[str, Any], float | None,
                                                                           float | None]]:
     """(best params, IS objective, IS CAGR) per window."""
     executor = get_executor(ctx.host, params.executor)
@@ -199,7 +203,7 @@ def _is_searches(params: WalkForwardParams, ctx: Context, strategy: Any, data: R
                                        stop=w.is_stop, progress=progress)
             found = search(strategy, dims, fixed, method="optuna", objective=params.objective,
                            evaluate_batch=evaluate, n_trials=params.n_trials, seed=params.seed,
-                           max_combinations=params.max_combinations, batch_size=params.batch_size,
+                           max_combinations=limit, batch_size=params.batch_size,
                            min_trades=params.min_trades)
             i = found.order(params.objective)[0]
             best.append((found.points[i], found.scores[i], _cagr(found.evaluations[i][0])))
@@ -207,7 +211,7 @@ def _is_searches(params: WalkForwardParams, ctx: Context, strategy: Any, data: R
 
     # Grid and random: the same points in every window, all windows in one sweep.
     points, _, _ = propose(strategy, dims, fixed, method=params.method, n_trials=params.n_trials,
-                           seed=params.seed, max_combinations=params.max_combinations)
+                           seed=params.seed, max_combinations=limit)
     tasks = [SweepTask(params=p, start=w.is_start, stop=w.is_stop) for w in cuts for p in points]
     evaluations = run_sweep(executor, shared, tasks, workers=params.workers,
                             progress=lambda d, t: ctx.progress(d, t, "in-sample optimisation"))
@@ -229,16 +233,14 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(known)) if known else None
 
 
-def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, data: RunData) -> WalkForwardResult:
+def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, data: RunData, dims: list[Any],
+                       limit: int) -> WalkForwardResult:
     fixed = dict(params.strategy_params)
-    dims = dims_for(strategy, params.space, fixed)
-    if not dims:
-        raise NtUserError(f"nothing to optimise: give `space` ranges for {strategy.name}'s parameters")
     need = max_warmup(strategy, dims, fixed) + 2
     cuts = windows(data.n, n_splits=params.n_splits, mode=params.mode, train_bars=params.train_bars,
                    test_bars=params.test_bars, min_train=need)
     config = params.effective_config()
-    winners = _is_searches(params, ctx, strategy, data, cuts, dims, fixed)
+    winners = _is_searches(params, ctx, strategy, data, cuts, dims, fixed, limit)
     ts = data.bars[0].ts
     reports, segments = [], []
     for w, (best, is_score, _) in zip(cuts, winners, strict=True):
@@ -267,7 +269,8 @@ def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, d
         hold_curve = config.init_cash * np.mean(closes[first_oos:] / closes[first_oos - 1], axis=1)
         chart = Image.png(lines_png(
             [("walk-forward (out of sample)", oos_ts, equity), ("buy & hold", oos_ts, hold_curve)],
-            title=f"{strategy.name} on {', '.join(data.symbols)}: {params.mode} walk-forward, {params.n_splits} splits",
+            title=f"{strategy.name} on {', '.join(data.symbols)}: {params.mode} walk-forward, {params.n_splits} splits"
+                  + (" (SYNTHETIC DATA)" if data.synthetic else ""),
             ylabel="equity", spans=[(int(ts[w.oos_start]), int(ts[w.oos_stop - 1])) for w in cuts[::2]]))
     points = []
     if params.equity_points > 0:
@@ -275,6 +278,7 @@ def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, d
         points = [EquityPoint(time=from_ns(int(oos_ts[i])), equity=float(equity[i])) for i in idx]
     return WalkForwardResult(
         strategy=strategy.name, symbols=list(data.symbols), timeframe=params.timeframe.value, provider=data.provider,
+        synthetic=data.synthetic, warnings=list(data.warnings),
         mode=params.mode, method=params.method, objective=params.objective, executor=params.executor,
         train_bars=cuts[0].is_stop - cuts[0].is_start, test_bars=cuts[0].oos_stop - cuts[0].oos_start,
         windows=reports, oos_first=from_ns(int(oos_ts[0])), oos_last=from_ns(int(oos_ts[-1])), oos_metrics=oos,
@@ -289,5 +293,10 @@ _METRIC_FIELDS = frozenset(native_metrics.Metrics._fields)
 
 async def run_op(params: WalkForwardParams, ctx: Context) -> WalkForwardResult:
     strategy, _ = resolve(ctx.host, params)
-    data = await load(ctx.host, params.data_request(params.benchmark))
-    return await anyio.to_thread.run_sync(_walk_forward_sync, params, ctx, strategy, data)
+    bounds.check(ctx.host.settings, "max_splits", params.n_splits, "walk-forward splits")
+    dims, limit = plan(ctx.host, params, strategy)
+    per_window = params.n_trials if params.method != "grid" else grid_size(dims)
+    bounds.check(ctx.host.settings, "max_backtests", per_window * params.n_splits,
+                 f"backtests of a walk-forward ({per_window:,} parameter sets x {params.n_splits} splits)")
+    data = await load(ctx.host, params.data_request(params.benchmark, frontend=ctx.frontend))
+    return await anyio.to_thread.run_sync(_walk_forward_sync, params, ctx, strategy, data, dims, limit)
