@@ -60,6 +60,50 @@ def test_missing_module_falls_back_with_reason() -> None:
     assert status.reason.startswith("compiled module neural_trader._native_nosuchfamily is not built")
 
 
+def test_module_the_build_skipped_says_why_and_that_the_twin_runs() -> None:
+    """``setup.py`` records a kernel it could not build; the status repeats its reason."""
+    report = {"neural_trader._native_nosuchfamily": "no C compiler at install time ('cc' not found)"}
+    status = import_native("nosuchfamily", not_built=report).status()
+    assert (status.compiled, status.reason) == (
+        False, "compiled module neural_trader._native_nosuchfamily is not built: no C compiler at install time "
+               "('cc' not found); the numpy twin runs")
+
+
+def test_module_left_from_an_older_build_is_refused() -> None:
+    """A failed rebuild leaves the last good module in place; it no longer matches the C, so it is refused."""
+    if not import_native("indicators", not_built={}).compiled:
+        pytest.skip("not built here")
+    report = {"neural_trader._native_indicators": "its C build failed at install time (cc exited with status 1)"}
+    loaded = import_native("indicators", not_built=report)
+    assert not loaded.compiled and loaded.lib is None
+    assert loaded.reason is not None
+    assert "left from an older build" in loaded.reason
+    assert "(its C build failed at install time (cc exited with status 1))" in loaded.reason
+    assert loaded.reason.endswith("the numpy twin runs")
+
+
+def test_build_report_is_read_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader reads ``_native_build.json`` from the installed package (written by ``setup.py``)."""
+    from neural_trader.native import _loader
+
+    package = tmp_path / "neural_trader"
+    package.mkdir()
+    monkeypatch.setattr(_loader.importlib.resources, "files", lambda name: tmp_path / name)
+    assert _loader.build_report() == {}  # no report: a source checkout
+    (package / _loader.BUILD_REPORT).write_text('{"neural_trader._native_x": "why"}', encoding="utf-8")
+    assert _loader.build_report() == {"neural_trader._native_x": "why"}
+    assert import_native("x").reason == "compiled module neural_trader._native_x is not built: why; the numpy twin runs"
+    (package / _loader.BUILD_REPORT).write_text("not json", encoding="utf-8")
+    assert _loader.build_report() == {}
+
+
+def test_setup_and_loader_agree_on_the_report_name() -> None:
+    from neural_trader.native import _loader
+
+    assert re.search(rf'^BUILD_REPORT = "{re.escape(_loader.BUILD_REPORT)}"$', (ROOT / "setup.py").read_text(),
+                     flags=re.M)
+
+
 @pytest.mark.parametrize("value", ["1", "indicators", "sim,indicators"])
 def test_disable_switch(value: str) -> None:
     status = import_native("indicators", env={"NT_NATIVE_DISABLE": value}).status()
