@@ -106,3 +106,16 @@ def test_unsupported_types_fail_loudly() -> None:
 
     with pytest.raises(SchemaError, match="dict"):
         schema_for(Keys)
+
+
+def test_item_pattern_constrains_each_item_and_its_hint_sits_beside_it() -> None:
+    @attrs.frozen(kw_only=True)
+    class Many:
+        codes: list[str] = param(item_pattern=r"^[A-Z]{2}$", pattern_hint="two capital letters", max_len=3)
+
+    prop = schema_for(Many)["properties"]["codes"]
+    assert prop["items"] == {"type": "string", "pattern": r"^[A-Z]{2}$", "x-pattern-hint": "two capital letters"}
+    assert prop["maxItems"] == 3
+    Many(codes=["AB", "CD"])
+    with pytest.raises(ValueError):
+        Many(codes=["AB", "c d"])

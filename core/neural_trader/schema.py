@@ -66,6 +66,7 @@ def param(
     max_len: int | None = None,
     pattern: str | None = None,
     pattern_hint: str | None = None,
+    item_pattern: str | None = None,
     examples: Sequence[Any] | None = None,
     secret: bool = False,
 ) -> Any:
@@ -75,6 +76,8 @@ def param(
     every frontend shows and checks them before the handler runs). ``pattern_hint`` says in words
     what ``pattern`` accepts ("a ticker such as AAPL"); a validation error quotes it instead of the
     regular expression (it is published as the schema annotation ``x-pattern-hint``).
+    ``item_pattern`` is the pattern every item of a list of strings must match (``pattern_hint`` then
+    describes an item).
     """
     validators: list[Callable[..., Any]] = []
     for bound, op in ((ge, attrs.validators.ge), (gt, attrs.validators.gt), (le, attrs.validators.le),
@@ -87,6 +90,9 @@ def param(
         validators.append(_optional(attrs.validators.max_len(max_len)))
     if pattern is not None:
         validators.append(_optional(attrs.validators.matches_re(pattern, func=re.search)))
+    if item_pattern is not None:
+        validators.append(_optional(attrs.validators.deep_iterable(
+            attrs.validators.matches_re(item_pattern, func=re.search))))
     metadata: dict[str, Any] = {}
     if description:
         metadata["description"] = description
@@ -139,7 +145,7 @@ class _SchemaBuilder:
                 for key in _METADATA_KEYS:
                     if key in field.metadata:
                         # The hint sits beside the pattern it explains (the non-null branch of an Optional).
-                        target = _scalar_target(prop) if key == "x-pattern-hint" else prop
+                        target = _pattern_target(prop) if key == "x-pattern-hint" else prop
                         target[key] = field.metadata[key]
                 if field.metadata.get("secret"):
                     prop["writeOnly"] = True
@@ -275,6 +281,9 @@ def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
         return
     name = type(validator).__name__
     target = _scalar_target(prop)
+    if name == "_DeepIterable" and isinstance(target.get("items"), dict):
+        _apply_validators(target["items"], validator.member_validator)
+        return
     if name == "_NumberValidator":
         target[_NUMBER_OPS[validator.compare_op]] = validator.bound
     elif name == "_MinLengthValidator":
@@ -286,6 +295,13 @@ def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
     elif name == "_InValidator":
         options = list(validator.options)
         target["enum"] = [o.value if isinstance(o, enum.Enum) else o for o in options]
+
+
+def _pattern_target(prop: dict[str, Any]) -> dict[str, Any]:
+    """Where a field's pattern sits: the field itself, its non-null branch, or its items."""
+    target = _scalar_target(prop)
+    items = target.get("items")
+    return items if isinstance(items, dict) and "pattern" in items else target
 
 
 def _scalar_target(prop: dict[str, Any]) -> dict[str, Any]:

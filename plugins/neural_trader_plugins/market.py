@@ -196,7 +196,7 @@ class DownloadParams:
     """Parameters of ``market.download``."""
 
     symbols: list[str] = param(description="instruments to download, e.g. [\"AAPL\", \"MSFT\"]",
-                               min_len=1, max_len=100)
+                               min_len=1, max_len=100, item_pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT)
     timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
     start: dt.datetime | None = param(default=None, description="first bar (UTC); default five lookbacks "
                                                                 "(1Day: five years)")
@@ -236,11 +236,6 @@ class DownloadResult:
 
 
 async def download(params: DownloadParams, ctx: Context) -> DownloadResult:
-    import re
-
-    bad = [f"symbols[{i}]" for i, s in enumerate(params.symbols) if not re.match(SYMBOL_PATTERN, s)]
-    if bad:
-        raise NtUserError(f"not a symbol: {', '.join(bad[:5])}; each must be {SYMBOL_HINT}")
     symbols = list(dict.fromkeys(_upper(s) for s in params.symbols))
     outcomes = await _market(ctx).download_many(symbols, params.timeframe, params.start, params.end,
                                                 provider=params.provider, progress=ctx.progress)
