@@ -25,9 +25,11 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
         return
     rows = []
     for info in infos:
-        kernels = ", ".join(
-            f"{k['name']} ({'compiled' if k['compiled'] else 'fallback: ' + str(k['reason'])})"
-            for k in info["native_kernels"])
+        compiled = [k["name"] for k in info["native_kernels"] if k["compiled"]]
+        fallback = [f"{k['name']} ({k['reason']})" for k in info["native_kernels"] if not k["compiled"]]
+        kernels = "; ".join(part for part in (
+            "compiled: " + ", ".join(compiled) if compiled else "",
+            "numpy fallback: " + ", ".join(fallback) if fallback else "") if part)
         note = info["reason"] or ""
         if info["install"]:
             note += f" — fix: {info['install']}"
@@ -65,6 +67,43 @@ def serve_group() -> None:
     """Serve the operations over MCP or REST."""
 
 
+def _check_port(bind: str, port: int, as_what: str) -> None:
+    """Refuse, before any "listening" line, an address this process cannot listen on.
+
+    uvicorn binds only once it starts and then just logs the failure; binding a probe socket the same
+    way (``SO_REUSEADDR``, so a port in TIME_WAIT still counts as free) says which port is taken and
+    what to do. Another process can still take the port in the instant between the two binds.
+    """
+    import errno
+    import socket
+
+    from neural_trader.errors import NtConflict, NtUserError
+
+    def check() -> None:
+        try:
+            infos = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            raise NtUserError(f"cannot serve {as_what} on {bind!r}: not an address of this machine "
+                              f"({exc.strerror}); pass --host 127.0.0.1 or another local address") from None
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise NtConflict(f"cannot serve {as_what}: port {port} on {bind} is already in use "
+                                     f"(another server?); stop it, or pick another port with "
+                                     f"--port, e.g. --port {port + 1 if port < 65535 else 8000}") from None
+                if exc.errno == errno.EACCES:
+                    raise NtUserError(f"cannot serve {as_what}: port {port} needs privileges this user "
+                                      f"lacks; pick a port above 1023 with --port") from None
+                raise NtUserError(f"cannot serve {as_what} on {bind}:{port}: {exc.strerror}; "
+                                  f"check --host and --port") from None
+
+    run_guarded(False, check)
+
+
 def _scopes(text: str) -> Any:
     from neural_trader.ops import Scope
 
@@ -93,6 +132,7 @@ def serve_mcp(ctx: click.Context, transport: str, bind: str, port: int, scopes: 
             anyio.run(lambda: mcp.run_stdio(host, scopes=granted))
         else:
             authenticate = make_authenticator(host, required=False, anonymous_scopes=granted) if no_auth else None
+            _check_port(bind, port, "MCP")
             click.echo(f"MCP (streamable HTTP) on http://{bind}:{port}/mcp", err=True)
             mcp.serve_http(host, host_addr=bind, port=port, authenticate=authenticate)
 
@@ -112,6 +152,7 @@ def serve_rest(ctx: click.Context, bind: str, port: int, workers: int, scopes: s
     host = _holder(ctx).host
     granted = _scopes(scopes)
     authenticate = make_authenticator(host, required=False, anonymous_scopes=granted) if no_auth else None
+    _check_port(bind, port, "REST")
     click.echo(f"REST on http://{bind}:{port} (docs: /docs, OpenAPI: /openapi.json)", err=True)
     rest.serve(host, host_addr=bind, port=port, workers=workers, authenticate=authenticate,
                anonymous_scopes=granted if no_auth else None)
@@ -144,7 +185,10 @@ def keys_create(ctx: click.Context, name: str, scopes: str, as_json: bool) -> No
     if as_json:
         render.print_json({**_key_dict(record), "key": token})
         return
-    render.print_human(_key_dict(record))
+    from neural_trader.schema import schema_for
+    from neural_trader.services.keys import KeyRecord
+
+    render.print_human(_key_dict(record), schema_for(KeyRecord))
     click.echo(f"\nkey: {token}\nStore it now: it cannot be shown again.")
 
 
@@ -158,7 +202,10 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         render.print_json(records)
     elif records:
-        render.print_records(records, title="API keys")
+        from neural_trader.schema import schema_for
+        from neural_trader.services.keys import KeyRecord
+
+        render.print_records(records, title="API keys", schema=schema_for(KeyRecord))
     else:
         click.echo("no keys; create one with `neural-trader keys create NAME --scopes read`")
 

@@ -64,15 +64,17 @@ class OperationCommand(click.Command):
 
     def __init__(self, op: Operation) -> None:
         self.op = op
-        params: list[click.Parameter] = options.options_for(op.input_schema)
+        self.chart = options.chart_parameter(op.input_schema, op.output_schema)
+        params: list[click.Parameter] = options.options_for(op.input_schema, chart=self.chart)
         params += [
             click.Option(["--params", "_nt_params"], type=options.JSON, default=None,
                          help="All parameters as one JSON object (or @file.json); options override it."),
             click.Option(["--json", "_nt_json"], is_flag=True, help="Print the result as JSON."),
         ]
-        if _has_image(op.output_schema):
+        if options.can_plot(op.input_schema, op.output_schema):
+            implies = f"; implies --{self.chart[0].replace('_', '-')}" if self.chart else ""
             params.append(click.Option(["--plot", "_nt_plot"], type=click.Path(dir_okay=False),
-                                       default=None, help="Write the result's picture (PNG) to FILE."))
+                                       default=None, help=f"Write the result's picture (PNG) to FILE{implies}."))
         help_text = op.summary + ("\n\n" + op.description if op.description else "")
         help_text += f"\n\nScope: {op.scope.value}. MCP tool: {op.tool_name}. REST: POST {op.http_path}."
         super().__init__(name=op.verb, params=params, help=help_text, short_help=op.summary,
@@ -85,6 +87,12 @@ class OperationCommand(click.Command):
         if _nt_params is not None and not isinstance(_nt_params, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--params")
         raw = options.collect(self.op.input_schema, values, _nt_params)
+        if _nt_plot and self.chart is not None:
+            name = self.chart[0]
+            if raw.get(name) is None:
+                raw[name] = self.chart[1]  # --plot FILE asks for the picture it writes
+            elif raw[name] in (False, "none"):
+                raise click.UsageError(f"--plot FILE needs a picture, but {name} is {raw[name]!r}")
 
         def call() -> dict[str, Any]:
             import anyio
@@ -103,35 +111,22 @@ class OperationCommand(click.Command):
 
         result = run_guarded(_nt_json, call)
         if _nt_plot:
-            _write_images(result, _nt_plot)
+            _write_image(result, options.image_fields(self.op.output_schema), _nt_plot)
         if _nt_json:
             render.print_json(result)
         else:
-            render.print_human(_without_images(result))
+            render.print_human(result, self.op.output_schema)
 
 
-def _has_image(schema: dict[str, Any]) -> bool:
-    """Whether a result schema has a top-level ``Image`` field (``Image`` or ``Image | None``)."""
-    def is_image(prop: dict[str, Any]) -> bool:
-        return prop.get("title") == "Image" or any(is_image(b) for b in prop.get("anyOf", ()))
-
-    return any(is_image(p) for p in schema.get("properties", {}).values())
-
-
-def _write_images(result: dict[str, Any], path: str) -> None:
+def _write_image(result: dict[str, Any], fields: list[str], path: str) -> None:
     import base64
 
-    images = [v for v in result.values() if isinstance(v, dict) and {"media_type", "data"} <= set(v)]
+    images = [result[f] for f in fields if isinstance(result.get(f), dict)]
     if not images:
         raise click.ClickException("this result carries no picture")
     with open(path, "wb") as fh:
         fh.write(base64.b64decode(images[0]["data"]))
     click.echo(f"wrote {path}", err=True)
-
-
-def _without_images(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("<image: use --plot FILE>" if isinstance(v, dict) and {"media_type", "data"} <= set(v) else v)
-            for k, v in result.items()}
 
 
 class OperationGroup(click.Group):

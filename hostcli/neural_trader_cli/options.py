@@ -86,14 +86,58 @@ def _help(schema: dict[str, Any], required: bool, extra: str = "") -> str:
     return " ".join(p for p in parts if p)
 
 
-def options_for(input_schema: dict[str, Any]) -> list[click.Option]:
-    """One click option per parameter; complex parameters take JSON or ``@file.json``."""
+def _is_image(schema: dict[str, Any]) -> bool:
+    return schema.get("title") == "Image" or any(_is_image(b) for b in schema.get("anyOf", ()))
+
+
+def image_fields(output_schema: dict[str, Any]) -> list[str]:
+    """The result's top-level picture fields (``Image`` or ``Image | None``)."""
+    return [name for name, prop in output_schema.get("properties", {}).items() if _is_image(prop)]
+
+
+def chart_parameter(input_schema: dict[str, Any], output_schema: dict[str, Any]) -> tuple[str, Any] | None:
+    """The parameter that asks for the result's picture, and the value that asks for it.
+
+    It is the parameter named like a picture field of the result (``chart`` asks for ``chart``): a
+    boolean (asked with ``true``) or a choice of kinds (asked with its first kind that is not
+    ``none``, such as ``equity`` or ``candles``).
+    """
+    properties = input_schema.get("properties", {})
+    for field in image_fields(output_schema):
+        schema = properties.get(field)
+        if schema is None:
+            continue
+        if _main_type(schema) == "boolean":
+            return field, True
+        kinds = [v for v in schema.get("enum", ()) if isinstance(v, str) and v.lower() != "none"]
+        if kinds:
+            return field, kinds[0]
+    return None
+
+
+def can_plot(input_schema: dict[str, Any], output_schema: dict[str, Any]) -> bool:
+    """Whether ``--plot FILE`` can ever write a picture: a parameter asks for one, or every result
+    has one."""
+    required = set(output_schema.get("required", ()))
+    return (chart_parameter(input_schema, output_schema) is not None
+            or any(f in required for f in image_fields(output_schema)))
+
+
+def options_for(input_schema: dict[str, Any], chart: tuple[str, Any] | None = None) -> list[click.Option]:
+    """One click option per parameter; complex parameters take JSON or ``@file.json``.
+
+    ``chart`` (from :func:`chart_parameter`): that parameter's option also works alone (``--chart``
+    asks for the default picture, as ``--plot FILE`` does).
+    """
     required = set(input_schema.get("required", ()))
     out: list[click.Option] = []
     for prop, schema in input_schema.get("properties", {}).items():
         is_required = prop in required
         kind = _main_type(schema)
         name = option_name(prop)
+        if chart is not None and prop == chart[0]:
+            out.append(_chart_option(prop, schema, chart[1]))
+            continue
         if kind == "boolean":
             out.append(click.Option([f"{name}/--no-{prop.replace('_', '-')}", prop], default=None,
                                     help=_help(schema, is_required)))
@@ -112,6 +156,16 @@ def options_for(input_schema: dict[str, Any]) -> list[click.Option]:
             out.append(click.Option([name, prop], type=JSON, default=None,
                                     help=_help(schema, is_required, "(JSON, or @file.json)")))
     return out
+
+
+def _chart_option(prop: str, schema: dict[str, Any], asks: Any) -> click.Option:
+    name = option_name(prop)
+    if asks is True:
+        return click.Option([f"{name}/--no-{prop.replace('_', '-')}", prop], default=None,
+                            help=_help(schema, False))
+    kinds = [v for v in schema["enum"] if v is not None]
+    return click.Option([name, prop], type=click.Choice(kinds), is_flag=False, flag_value=asks, default=None,
+                        help=_help(schema, False, f"({name} alone: {asks})"))
 
 
 def _metavar(schema: dict[str, Any], scalar: click.ParamType) -> str | None:
