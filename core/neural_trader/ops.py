@@ -361,8 +361,11 @@ def _problem(error: Any) -> dict[str, str]:
         # The most relevant branch's complaint (e.g. "too long") says more than "matches no option".
         import jsonschema.exceptions
 
-        best = jsonschema.exceptions.best_match(error.context)
-        if best is not None and best.validator != "type":
+        # A branch's complaint that the value is not of its type ("not null") says nothing; best_match
+        # may pick it over the real one inside an optional object ("must be at least 1"), so it
+        # chooses among the others.
+        best = jsonschema.exceptions.best_match(e for e in error.context if e.relative_path or e.validator != "type")
+        if best is not None:
             return _problem(best)
         return {"path": path, "message": f"expected {describe_json_types(schema)}, got {json_kind(instance)}"}
     return {"path": path, "message": _keyword_message(keyword, bound, instance, schema) or clip(error.message, 200)}

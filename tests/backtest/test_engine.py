@@ -114,7 +114,8 @@ def test_result_curves_and_metrics(syn: Bars) -> None:
     assert m["max_drawdown"] == pytest.approx(r.drawdown.min(), abs=1e-12)
     assert m["total_return"] == pytest.approx(r.equity[-1] / config.init_cash - 1.0, rel=1e-12)
     assert m["final_equity"] == r.equity[-1]
-    assert m["n_trades"] == r.trades.shape[0]
+    closed = r.trades["exit_reason"] != ExitReason.OPEN
+    assert m["n_trades"] == np.count_nonzero(closed) and m["open_trades"] == np.count_nonzero(~closed)
     assert config.init_cash + r.trades["pnl"].sum() == pytest.approx(r.equity[-1], rel=1e-12)
     assert m["total_fees"] == pytest.approx(r.trades["fees"].sum())
     assert m["buy_and_hold_return"] == pytest.approx(syn.close[-1] / syn.close[0] - 1.0)

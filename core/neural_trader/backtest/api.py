@@ -27,8 +27,8 @@ from neural_trader.backtest.params import (
     validate_params,
 )
 from neural_trader.backtest.requests import DataSelection, EngineName, StrategySelection, effective_config
-from neural_trader.backtest.result import BacktestResult
-from neural_trader.backtest.robustness import MonteCarloSummary, bootstrap_trades
+from neural_trader.backtest.result import BacktestResult, closed_trades
+from neural_trader.backtest.robustness import MonteCarloSummary, bootstrap_run
 from neural_trader.backtest.runs import (
     RunSpec,
     StoredRun,
@@ -199,7 +199,8 @@ class RunReport:
     result_fingerprint: str = param(description="SHA-256 of the equity curve and the trades")
     code_version: str = param(description="package version + hash of the engine's and the strategy's source")
     metrics: dict[str, float | None] = param(description="performance metrics (null where undefined)")
-    n_trades: int
+    n_trades: int = param(description="closed trades (a position still open at the last bar is listed in "
+                                      "trades with exit_reason open, and counted in metrics.open_trades)")
     trades: list[TradeRow] = param(description="the first max_trades trades")
     equity: list[EquityPoint] = param(factory=list, description="equity_points points of the equity curve")
     monte_carlo: MonteCarloSummary | None = param(default=None, description="bootstrap of the trades, if asked")
@@ -220,8 +221,7 @@ def _equity_points(arrays: dict[str, np.ndarray], points: int) -> list[EquityPoi
 def _monte_carlo(stored: StoredRun, n_sims: int, seed: int) -> MonteCarloSummary | None:
     if n_sims <= 0:
         return None
-    return bootstrap_trades(stored.arrays["trades"]["ret"], n_sims=n_sims, seed=seed,
-                            init_cash=stored.spec.config.init_cash)
+    return bootstrap_run(stored.arrays["trades"], n_sims=n_sims, seed=seed, init_cash=stored.spec.config.init_cash)
 
 
 def report(stored: StoredRun, *, max_trades: int = 20, equity_points: int = 0, monte_carlo: int = 0,
@@ -245,7 +245,7 @@ def report(stored: StoredRun, *, max_trades: int = 20, equity_points: int = 0, m
         config=spec.config, benchmark=spec.benchmark, first_bar=stored.first_bar, last_bar=stored.last_bar,
         bars=stored.n_bars, data_fingerprint=stored.data_fingerprint,
         result_fingerprint=stored.result_fingerprint, code_version=stored.code_version,
-        metrics=stored.metrics, n_trades=int(arrays["trades"].shape[0]),
+        metrics=stored.metrics, n_trades=int(closed_trades(arrays["trades"]).shape[0]),
         trades=trade_rows(arrays["trades"], arrays["ts"], spec.symbols, max_trades),
         equity=_equity_points(arrays, equity_points), monte_carlo=_monte_carlo(stored, monte_carlo, seed),
         reproduction=reproduction, chart=chart)

@@ -20,7 +20,10 @@ from neural_trader.errors import NtUserError
 from neural_trader.native import metrics as _metrics
 from neural_trader.native.simulate import ExitReason
 
-__all__ = ["TRADES_DTYPE", "BacktestResult", "PlotKind", "benchmark_stats"]
+__all__ = [
+    "TRADES_DTYPE", "BacktestResult", "PlotKind", "bar_metrics", "benchmark_stats", "closed_trades",
+    "per_period_rate", "trade_stats",
+]
 
 #: One row per trade. ``entry_idx``/``exit_idx`` index the bars; ``size`` is signed units
 #: (negative = short); ``pnl`` is net of both fills' costs; ``ret`` is
@@ -67,6 +70,14 @@ class BacktestResult:
         """Simple return of each bar, the first one from ``init_cash`` (shape ``(n,)``)."""
         if self.equity.shape[0] == 0:
             return np.empty(0)
+        ruined = np.flatnonzero(~(self.equity > 0.0) | ~np.isfinite(self.equity))
+        if ruined.size:
+            i = int(ruined[0])
+            raise NtUserError(
+                f"the account's equity fell to {float(self.equity[i]):.6g} at bar {i} (from {self.config.init_cash:g} "
+                "cash): costs or a fixed size larger than the cash can pay for ruined it, and returns are undefined "
+                "from there; lower commission_per_unit, commission_fixed or size, or raise init_cash",
+                details={"bar": i, "equity": float(self.equity[i])} if math.isfinite(self.equity[i]) else {"bar": i})
         full = np.concatenate(([self.config.init_cash], self.equity))
         return _metrics.returns_from_equity(full)
 
@@ -77,28 +88,19 @@ class BacktestResult:
 
     @functools.cached_property
     def metrics(self) -> dict[str, float | int]:
-        """Performance metrics (native kernel) plus trade statistics, keyed by name."""
+        """Performance metrics of the bars (native kernel) plus statistics of the trades, keyed by
+        name (the glossary is in docs/backtesting.md). Trade statistics count closed trades; a
+        position still open at the last bar is reported apart (``open_trades``, ``open_trade_*``)."""
         n = self.equity.shape[0]
         held = np.abs(self.positions).sum(axis=1) if self.positions.size else np.zeros(n)
         # a period (previous close to this close) is exposed when a position was held at its start
         # or at its end (a fill at the open is inside the period)
         held_over = np.maximum(np.concatenate(([0.0], held[:-1])), held) if n else held
-        rf = (1.0 + self.config.risk_free) ** (1.0 / self.config.periods_per_year) - 1.0
-        m = _metrics.summary(self.returns, positions=np.ascontiguousarray(held_over),
-                             periods_per_year=self.config.periods_per_year, risk_free=rf)
-        out: dict[str, float | int] = dict(m._asdict())
-        closed = self.trades[self.trades["exit_reason"] != ExitReason.OPEN]
-        pnl = self.trades["pnl"]
+        out: dict[str, float | int] = bar_metrics(self.returns, self.config, positions=np.ascontiguousarray(held_over))
         out.update(
             init_cash=float(self.config.init_cash),
             final_equity=float(self.equity[-1]) if n else float(self.config.init_cash),
-            n_trades=int(self.trades.shape[0]),
-            n_closed_trades=int(closed.shape[0]),
-            trade_win_rate=float((pnl > 0).mean()) if pnl.size else math.nan,
-            avg_trade_return=float(self.trades["ret"].mean()) if pnl.size else math.nan,
-            best_trade_return=float(self.trades["ret"].max()) if pnl.size else math.nan,
-            worst_trade_return=float(self.trades["ret"].min()) if pnl.size else math.nan,
-            total_fees=float(self.trades["fees"].sum()),
+            **trade_stats(self.trades),
             buy_and_hold_return=_buy_and_hold(self.prices),
         )
         if self.benchmark is not None:
@@ -172,7 +174,7 @@ def benchmark_stats(returns: np.ndarray, benchmark: np.ndarray, periods_per_year
            "tracking_error": nan, "information_ratio": nan}
     if rs.shape[0] < 2:
         return out
-    rf = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
+    rf = per_period_rate(risk_free, periods_per_year)
     xs, xb = rs - rf, rb - rf
     var_b = float(np.var(xb, ddof=1))
     active = rs - rb
@@ -188,6 +190,63 @@ def benchmark_stats(returns: np.ndarray, benchmark: np.ndarray, periods_per_year
     if te > 0:
         out["information_ratio"] = float(active.mean() * periods_per_year / te)
     return out
+
+
+def per_period_rate(annual: float, periods_per_year: float) -> float:
+    """The per-period rate that compounds to ``annual`` over ``periods_per_year`` periods:
+    ``(1 + annual) ** (1 / periods_per_year) - 1``, computed without overflow (``expm1``/``log1p``)."""
+    if annual <= -1.0:
+        return -1.0
+    return math.expm1(math.log1p(annual) / periods_per_year)
+
+
+#: The bar-based counts of the metrics kernel, renamed so they cannot be taken for trade counts.
+_BAR_NAMES = {"n_wins": "winning_bars", "n_losses": "losing_bars"}
+
+
+def bar_metrics(returns: np.ndarray, config: BacktestConfig, *,
+                positions: np.ndarray | None = None) -> dict[str, float | int]:
+    """The metrics kernel's summary of per-bar ``returns`` under ``config``'s annualisation and
+    risk-free rate, with bar counts named ``winning_bars``/``losing_bars``. Non-finite values
+    (an annualised figure too large for a float) stay NaN/inf here; :meth:`BacktestResult.summary`
+    and the stored metrics turn them into null."""
+    ppy = config.periods_per_year
+    m = _metrics.summary(np.ascontiguousarray(returns), positions=positions, periods_per_year=ppy,
+                         risk_free=per_period_rate(config.risk_free, ppy))
+    return {_BAR_NAMES.get(k, k): v for k, v in m._asdict().items()}
+
+
+def closed_trades(trades: np.ndarray) -> np.ndarray:
+    """The rows of a trades table that were closed (by a signal, a stop or a target): not the
+    position still open at the last bar, whose P&L is only marked."""
+    return trades[trades["exit_reason"] != ExitReason.OPEN]
+
+
+def trade_stats(trades: np.ndarray) -> dict[str, float | int]:
+    """Statistics of the closed trades of a trades table (:data:`TRADES_DTYPE`), and the open
+    position(s) at the end apart. A trade wins with ``pnl > 0`` and loses with ``pnl < 0`` (net of
+    costs); ``trade_win_rate`` is winning / closed trades. Undefined values are NaN."""
+    closed = closed_trades(trades)
+    still_open = trades[trades["exit_reason"] == ExitReason.OPEN]
+    pnl, ret = closed["pnl"], closed["ret"]
+    m = int(closed.shape[0])
+    nan = math.nan
+    cost = float(np.sum(np.abs(still_open["size"]) * still_open["entry_price"]))
+    open_pnl = float(still_open["pnl"].sum())
+    return {
+        "n_trades": m,
+        "winning_trades": int(np.count_nonzero(pnl > 0.0)),
+        "losing_trades": int(np.count_nonzero(pnl < 0.0)),
+        "trade_win_rate": float(np.count_nonzero(pnl > 0.0) / m) if m else nan,
+        "avg_trade_return": float(ret.mean()) if m else nan,
+        "best_trade_return": float(ret.max()) if m else nan,
+        "worst_trade_return": float(ret.min()) if m else nan,
+        "avg_trade_pnl": float(pnl.mean()) if m else nan,
+        "total_fees": float(trades["fees"].sum()),
+        "open_trades": int(still_open.shape[0]),
+        "open_trade_pnl": open_pnl if still_open.size else nan,
+        "open_trade_return": open_pnl / cost if still_open.size and cost > 0 else nan,
+    }
 
 
 def _buy_and_hold(prices: np.ndarray) -> float:

@@ -115,8 +115,9 @@ def run_sweep(executor: Executor, shared: Shared, tasks: Sequence[SweepTask], *,
 
 
 def score(metrics: Mapping[str, float] | None, objective: str, min_trades: int = 0) -> float | None:
-    """The objective's value, or None when undefined (no metrics, NaN, too few trades)."""
-    if metrics is None or metrics.get("n_trades", 0) < min_trades:
+    """The objective's value, or None when undefined (no metrics, NaN, too few trades). Trades are
+    those entered: the closed ones (``n_trades``) and a position still open at the end."""
+    if metrics is None or metrics.get("n_trades", 0) + metrics.get("open_trades", 0) < min_trades:
         return None
     value = metrics.get(objective, math.nan)
     return None if value is None or not math.isfinite(value) else float(value)

@@ -50,8 +50,11 @@ def check_targets(raw: Any, n: int, k: int, name: str) -> np.ndarray:
     if t.shape != (n, k):
         raise NtUserError(f"strategy {name!r} returned signals of shape {np.shape(raw)}, expected "
                           f"({n},)" + ("" if k == 1 else f" or ({n}, {k})"))
-    # fmin/fmax skip NaN (hold) and catch infinities; two passes, no temporaries
-    if t.size and not (np.fmin.reduce(t, axis=None) >= -1.0 and np.fmax.reduce(t, axis=None) <= 1.0):
+    # fmin/fmax skip NaN (hold) and catch infinities; two passes, no temporaries. Both are NaN only
+    # when every target is NaN: a strategy that holds throughout, a flat run.
+    lo = np.fmin.reduce(t, axis=None) if t.size else np.nan
+    hi = np.fmax.reduce(t, axis=None) if t.size else np.nan
+    if not (np.isnan(lo) and np.isnan(hi)) and not (lo >= -1.0 and hi <= 1.0):
         bad = np.abs(t) > 1.0
         i = int(np.argmax(bad.any(axis=1)))
         raise NtUserError(f"strategy {name!r} returned target {t[i]} at bar {i}; targets must be in [-1, 1] or NaN")
