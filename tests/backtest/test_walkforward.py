@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neural_trader.backtest.walkforward import Window, stitch, windows
+from neural_trader.backtest.sweep import OBJECTIVES
+from neural_trader.backtest.walkforward import Window, degradation, stitch, windows
 from neural_trader.errors import NtUserError
 from neural_trader.host import Host, make_host
 from neural_trader.plugins import PluginUnavailable
@@ -109,7 +110,9 @@ def test_a_walk_forward_reports_windows_in_order_and_the_stitched_equity() -> No
     assert out["oos_first"] == wins[0]["oos_first"] and out["oos_last"] == wins[-1]["oos_last"]
     is_mean = np.mean([w["is_objective"] for w in wins])
     oos_mean = np.mean([w["oos_objective"] for w in wins])
-    assert out["degradation"] == pytest.approx(1 - oos_mean / is_mean)
+    # sharpe: larger is better, so the degradation is IS - OOS, and its share of a positive IS
+    assert out["degradation"] == pytest.approx(is_mean - oos_mean)
+    assert out["degradation_ratio"] == (pytest.approx(1 - oos_mean / is_mean) if is_mean > 0 else None)
 
 
 def test_the_choice_in_a_window_never_sees_later_bars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,3 +172,66 @@ def test_a_walk_forward_with_optuna_is_seeded() -> None:
     assert {**a, "executor": "threads"} == b
     for w in a["windows"]:
         assert 3 <= w["best_params"]["fast"] <= 25 and 30 <= w["best_params"]["slow"] <= 90
+
+
+# -- degradation, for every objective -----------------------------------------------------------------
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_degradation_is_positive_when_out_of_sample_is_worse_for_every_objective(objective: str) -> None:
+    """Worse out of sample means positive, whichever way the objective points and whatever the
+    sign of its values (a negative Sharpe ratio, a drawdown <= 0, a volatility where less is better)."""
+    better = OBJECTIVES[objective]
+    for is_value in (-2.0, -0.5, 0.0, 0.3, 5.0):
+        worse, improved = is_value - better * 0.25, is_value + better * 0.25
+        diff, _ = degradation(objective, is_value, worse)
+        assert diff == pytest.approx(0.25)
+        assert degradation(objective, is_value, improved)[0] == pytest.approx(-0.25)
+        assert degradation(objective, is_value, is_value) == (0.0, 0.0 if is_value * _natural(objective) > 0 else None)
+    assert degradation(objective, None, 1.0) == (None, None) == degradation(objective, 1.0, None)
+
+
+def _natural(objective: str) -> float:
+    return -1.0 if objective == "max_drawdown" else 1.0
+
+
+@pytest.mark.parametrize(("objective", "is_value", "oos_value", "ratio"), [
+    ("sharpe", 2.0, 0.5, 0.75),             # 1 - OOS/IS: three quarters of the Sharpe ratio lost
+    ("sharpe", -0.5, -1.0, None),           # a negative in-sample Sharpe has no share to lose
+    ("sharpe", 0.0, -1.0, None),            # nor has zero (the old 1 - OOS/IS divided by it)
+    ("total_return", 0.2, -0.1, 1.5),       # lost all of it and half as much again
+    ("max_drawdown", -0.1, -0.25, 1.5),     # the drawdown is 2.5 times as deep: OOS/IS - 1
+    ("max_drawdown", 0.0, -0.05, None),
+    ("annual_volatility", 0.2, 0.3, 0.5),   # half as volatile again: OOS/IS - 1
+    ("max_drawdown_duration", 40.0, 20.0, -0.5),
+    ("profit_factor", 2.0, 1.0, 0.5),
+])
+def test_the_degradation_ratio_is_given_where_a_share_means_something(objective: str, is_value: float,
+                                                                       oos_value: float, ratio: float | None) -> None:
+    got = degradation(objective, is_value, oos_value)[1]
+    assert got == (None if ratio is None else pytest.approx(ratio))
+
+
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_a_walk_forward_has_an_out_of_sample_value_and_a_degradation_for_every_objective(objective: str) -> None:
+    with make_bt_host() as host:
+        out = _walk(host, objective=objective)
+    wins = out["windows"]
+    paired = [w for w in wins if w["is_objective"] is not None and w["oos_objective"] is not None]
+    assert paired, "no window has both values"
+    # every objective is scored out of sample under the name it has in sample
+    assert all(w["oos_objective"] is not None for w in wins if w["oos_trades"] > 1 or objective != "trade_win_rate")
+    is_mean = np.mean([w["is_objective"] for w in paired])
+    oos_mean = np.mean([w["oos_objective"] for w in paired])
+    assert out["degradation"] == pytest.approx(OBJECTIVES[objective] * (is_mean - oos_mean), abs=1e-12)
+    if is_mean * _natural(objective) > 0:
+        assert out["degradation_ratio"] == pytest.approx(out["degradation"] / abs(is_mean))
+    else:
+        assert out["degradation_ratio"] is None
+
+
+def test_out_of_sample_trade_statistics_count_the_segments_closed_trades() -> None:
+    with make_bt_host() as host:
+        out = _walk(host, objective="trade_win_rate")
+    m = out["oos_metrics"]
+    assert m["n_trades"] + m["open_trades"] == sum(w["oos_trades"] for w in out["windows"])
+    assert m["winning_trades"] / m["n_trades"] == pytest.approx(m["trade_win_rate"])
+    assert "n_wins" not in m and m["winning_bars"] >= m["winning_trades"]

@@ -5,7 +5,8 @@
 in-sample (IS) window, which *rolls* (fixed length) or is *anchored* (starts at bar 0 and grows).
 Each IS window is optimised on its own bars only; the winner then trades its OOS segment, whose
 indicators may read the bars before it (the past, never the future). The OOS returns are chained
-into one equity curve, and the report says how much of the in-sample performance survived.
+into one equity curve, and the report says how much of the in-sample performance survived
+(:func:`degradation`, defined for every objective in its own "better" direction).
 """
 
 from __future__ import annotations
@@ -32,19 +33,19 @@ from neural_trader.backtest.optimize import (
     search,
     sweep_evaluator,
 )
+from neural_trader.backtest.result import bar_metrics, trade_stats
 from neural_trader.backtest.space import grid_size
-from neural_trader.backtest.sweep import SweepTask, ranked, run_sweep, score, shared_for
+from neural_trader.backtest.sweep import OBJECTIVES, SweepTask, ranked, run_sweep, score, shared_for
 from neural_trader.domain.market import from_ns
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtUserError
 from neural_trader.executors import get_executor
-from neural_trader.native import metrics as native_metrics
 from neural_trader.schema import param
 
 if TYPE_CHECKING:
     from neural_trader.ops import Context
 
-__all__ = ["WalkForwardParams", "WalkForwardResult", "Window", "run_op", "stitch", "windows"]
+__all__ = ["WalkForwardParams", "WalkForwardResult", "Window", "degradation", "run_op", "stitch", "windows"]
 
 Mode = Literal["rolling", "anchored"]
 #: Without sizes, the (first) in-sample window is this many times an out-of-sample segment.
@@ -101,9 +102,9 @@ def stitch(segments: list[np.ndarray], init_cash: float) -> tuple[np.ndarray, np
 
 
 def _oos_returns(data: RunData, strategy: Any, params: dict[str, Any], config: BacktestConfig, engine_name: str,
-                 window: Window) -> tuple[np.ndarray, int]:
+                 window: Window) -> tuple[np.ndarray, np.ndarray]:
     """Per-bar returns over the OOS segment (indicators warmed up on the bars before it) and the
-    number of trades entered inside it."""
+    trades entered inside it (the one still open at the segment's end marked ``OPEN``)."""
     warm = min(window.oos_start, int(strategy.warmup(strategy.make_params(params))))
     part = data.slice(window.oos_start - warm, window.oos_stop)
     result = engine.run(part.strategy_input(), strategy, params, config, engine=engine_name,  # type: ignore[arg-type]
@@ -111,15 +112,41 @@ def _oos_returns(data: RunData, strategy: Any, params: dict[str, Any], config: B
     equity = np.concatenate(([config.init_cash], result.equity))
     # equity[warm] is the value at the close of the bar before the segment.
     segment = equity[warm:]
-    trades = int(np.count_nonzero(result.trades["entry_idx"] >= warm))
+    trades = result.trades[result.trades["entry_idx"] >= warm]
     return segment[1:] / segment[:-1] - 1.0, trades
 
 
-def _metrics(returns: np.ndarray, config: BacktestConfig) -> dict[str, float | None]:
-    rf = (1.0 + config.risk_free) ** (1.0 / config.periods_per_year) - 1.0
-    m = native_metrics.summary(np.ascontiguousarray(returns), periods_per_year=config.periods_per_year,
-                               risk_free=rf)._asdict()
+def _metrics(returns: np.ndarray, trades: np.ndarray, config: BacktestConfig) -> dict[str, float | None]:
+    """The same metrics, under the same names, as a backtest's (``BacktestResult.metrics``) for
+    out-of-sample returns and trades: every objective has its out-of-sample value."""
+    m: dict[str, float | int] = bar_metrics(returns, config)
+    m.update(final_equity=float(config.init_cash * np.prod(1.0 + returns)), **trade_stats(trades))
     return {k: (float(v) if math.isfinite(v) else None) for k, v in m.items()}
+
+
+def degradation(objective: str, is_value: float | None, oos_value: float | None) -> tuple[float | None,
+                                                                                          float | None]:
+    """How much worse the objective is out of sample than in sample: ``(difference, ratio)``.
+
+    The difference is ``IS - OOS`` for an objective where larger is better (``max_drawdown`` too:
+    it is <= 0) and ``OOS - IS`` where smaller is better (volatility, downside risk, drawdown
+    duration): positive when the out-of-sample value is worse, in the objective's units, defined
+    whenever both values are. The ratio is the difference over ``|IS|``, given only when the
+    in-sample value lies on the side of zero where the objective's size measures performance
+    (``> 0``; ``< 0`` for ``max_drawdown``): there it reads "the share of the in-sample value lost"
+    (``1 - OOS / IS`` for a positive Sharpe ratio, ``OOS / IS - 1`` for volatility or drawdown).
+    A negative or zero in-sample value has no such share, so the ratio is None.
+    """
+    if is_value is None or oos_value is None:
+        return None, None
+    diff = OBJECTIVES[objective] * (is_value - oos_value)
+    natural = -1.0 if objective == "max_drawdown" else 1.0
+    ratio = diff / abs(is_value) if is_value * natural > 0 else None
+    return _finite(diff), _finite(ratio)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 # -- the operation ---------------------------------------------------------------------------------
@@ -152,7 +179,7 @@ class WindowReport:
     is_objective: float | None = param(description="the objective of the best parameters in-sample")
     oos_objective: float | None = param(description="the same objective on the out-of-sample segment")
     oos_return: float
-    oos_trades: int
+    oos_trades: int = param(description="trades entered in the segment (closed or still open at its end)")
 
 
 @attrs.frozen(kw_only=True)
@@ -178,9 +205,14 @@ class WalkForwardResult:
     buy_and_hold_return: float = param(description="holding the symbol(s) over the out-of-sample period")
     is_objective_mean: float | None
     oos_objective_mean: float | None
-    degradation: float | None = param(description="1 - OOS objective / IS objective (means over windows): "
-                                                   "the share of in-sample performance lost out of sample")
-    efficiency: float | None = param(description="OOS CAGR / mean IS CAGR (walk-forward efficiency)")
+    degradation: float | None = param(description="how much worse the objective is out of sample, in its units "
+                                                   "(IS - OOS, or OOS - IS where smaller is better; means over "
+                                                   "the windows where both are defined): > 0 is worse")
+    degradation_ratio: float | None = param(description="degradation / |IS|, the share of the in-sample value "
+                                                         "lost; null where the in-sample value is <= 0 (>= 0 for "
+                                                         "max_drawdown) and a share means nothing")
+    efficiency: float | None = param(description="OOS CAGR / mean IS CAGR (walk-forward efficiency); null "
+                                                  "unless the in-sample CAGR is > 0")
     equity: list[EquityPoint] = param(factory=list, description="the stitched out-of-sample equity")
     chart: Image | None = attrs.field(default=None, metadata={
         "title": "Image", "description": "the stitched equity as a PNG, when asked for (CLI: --plot FILE)"})
@@ -242,21 +274,25 @@ def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, d
     config = params.effective_config()
     winners = _is_searches(params, ctx, strategy, data, cuts, dims, fixed, limit)
     ts = data.bars[0].ts
-    reports, segments = [], []
+    reports, segments, segment_trades = [], [], []
     for w, (best, is_score, _) in zip(cuts, winners, strict=True):
         returns, trades = _oos_returns(data, strategy, best, config, params.engine, w)
         segments.append(returns)
-        oos_score = _metrics(returns, config).get(params.objective) if params.objective in _METRIC_FIELDS else None
+        segment_trades.append(trades)
+        oos_score = _metrics(returns, trades, config)[params.objective]
         reports.append(WindowReport(
             index=w.index, is_first=from_ns(int(ts[w.is_start])), is_last=from_ns(int(ts[w.is_stop - 1])),
             oos_first=from_ns(int(ts[w.oos_start])), oos_last=from_ns(int(ts[w.oos_stop - 1])),
             is_bars=w.is_stop - w.is_start, oos_bars=w.oos_stop - w.oos_start, best_params=best,
             is_objective=is_score, oos_objective=oos_score, oos_return=float(np.prod(1.0 + returns) - 1.0),
-            oos_trades=trades))
+            oos_trades=int(trades.shape[0])))
     returns, equity = stitch(segments, config.init_cash)
-    oos = _metrics(returns, config)
+    oos = _metrics(returns, np.concatenate(segment_trades), config)
     is_mean = _mean([r.is_objective for r in reports])
     oos_mean = _mean([r.oos_objective for r in reports])
+    paired = [r for r in reports if r.is_objective is not None and r.oos_objective is not None]
+    lost, lost_ratio = degradation(params.objective, _mean([r.is_objective for r in paired]),
+                                   _mean([r.oos_objective for r in paired]))
     is_cagr = _mean([c for _, _, c in winners])
     closes = np.column_stack([b.close for b in data.bars])
     first_oos = cuts[0].oos_start
@@ -283,12 +319,10 @@ def _walk_forward_sync(params: WalkForwardParams, ctx: Context, strategy: Any, d
         train_bars=cuts[0].is_stop - cuts[0].is_start, test_bars=cuts[0].oos_stop - cuts[0].oos_start,
         windows=reports, oos_first=from_ns(int(oos_ts[0])), oos_last=from_ns(int(oos_ts[-1])), oos_metrics=oos,
         buy_and_hold_return=hold, is_objective_mean=is_mean, oos_objective_mean=oos_mean,
-        degradation=None if not is_mean or oos_mean is None else 1.0 - oos_mean / is_mean,
-        efficiency=None if not is_cagr or oos.get("cagr") is None else oos["cagr"] / is_cagr,  # type: ignore[operator]
+        degradation=lost, degradation_ratio=lost_ratio,
+        efficiency=_finite(oos["cagr"] / is_cagr) if is_cagr is not None and is_cagr > 0 and oos["cagr"] is not None
+        else None,
         equity=points, chart=chart)
-
-
-_METRIC_FIELDS = frozenset(native_metrics.Metrics._fields)
 
 
 async def run_op(params: WalkForwardParams, ctx: Context) -> WalkForwardResult:
