@@ -18,6 +18,7 @@ import pluggy
 if TYPE_CHECKING:
     from neural_trader.host import Host
     from neural_trader.ops import Operation
+    from neural_trader.services.branches import MigrationBranch
     from neural_trader.settings import Settings
 
 PROJECT = "neural_trader"
@@ -69,6 +70,30 @@ def nt_register_operations(register: Callable[[Operation], None]) -> None:
     :param register: call ``register(Operation(...))`` once per operation. The operation's dotted
         name (``backtest.run``) becomes the CLI command ``backtest run``, the MCP tool
         ``backtest_run`` and the REST route ``POST /v1/backtest/run``.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------
+# Persistent state: tables a plugin owns
+# ---------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def nt_register_migrations(register: Callable[[MigrationBranch], None]) -> None:
+    """Contribute database tables: a migration branch of the plugin's own.
+
+    The host migrates every branch with ``neural-trader db upgrade`` and on first use (an empty
+    branch on any database, one that is behind on embedded SQLite; a shared PostgreSQL that is
+    behind waits for ``db upgrade``), the core's first, then the plugins' by name, each keeping its
+    revision in its own version table (``alembic_version_<name>``). The host knows nothing else of
+    the tables; code reaches them by importing the plugin's models, or by name through
+    ``host.services.storage.table(name)``.
+
+    :param register: call ``register(MigrationBranch(name=..., versions=..., metadata=...))``
+        (:class:`neural_trader.services.branches.MigrationBranch`) once per branch: ``name`` (unique
+        across plugins; usually the plugin's), ``versions`` (the directory of the branch's Alembic
+        revision files, shipped in the wheel) and ``metadata`` (``"package.module:attribute"`` of
+        the ``sqlalchemy.MetaData`` the tables are defined on, imported only when needed).
     """
 
 

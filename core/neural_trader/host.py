@@ -32,6 +32,7 @@ REGISTRY_HOOKS: dict[str, str] = {
     "forecasters": "nt_register_forecasters",
     "sandboxes": "nt_register_sandboxes",
     "executors": "nt_register_executors",
+    "migrations": "nt_register_migrations",
 }
 
 
@@ -135,6 +136,11 @@ class Host:
             registry = self.registries[kind]
 
             def add_item(item: Any, plugin: str, registry: NamedRegistry = registry, kind: str = kind) -> None:
+                if kind == "migrations":
+                    from neural_trader.services.branches import MigrationBranch
+
+                    if not isinstance(item, MigrationBranch):
+                        raise NtPluginError(f"nt_register_migrations takes a MigrationBranch, not {item!r}")
                 registry.add(item, plugin=plugin)
                 self.plugin_infos[plugin].contributions.setdefault(kind, []).append(item.name)
 
@@ -160,11 +166,17 @@ class Host:
 
     # -- services and lifecycle ------------------------------------------------------------------
     @property
+    def migration_branches(self) -> list[Any]:
+        """The plugins' migration branches (:class:`~neural_trader.services.branches.MigrationBranch`),
+        by name; the core's own is not among them."""
+        return list(self.registries["migrations"])
+
+    @property
     def services(self) -> Any:
         if self._services is None:
             from neural_trader.services import Services
 
-            self._services = Services(self.settings)
+            self._services = Services(self.settings, migration_branches=self.migration_branches)
         return self._services
 
     def start(self) -> None:

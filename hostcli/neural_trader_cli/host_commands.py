@@ -247,22 +247,51 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Database schema management."""
+    """Database schema management: the core's tables and each plugin's, one migration branch each."""
 
 
 @db_group.command("upgrade")
 @json_option
 @click.pass_context
 def db_upgrade(ctx: click.Context, as_json: bool) -> None:
-    """Apply database migrations up to the newest version."""
+    """Apply database migrations: every branch (the core's and the loaded plugins') to its newest."""
     from neural_trader.services.storage import upgrade_database
 
-    settings = _holder(ctx).host.settings
-    before, after = run_guarded(as_json, lambda: upgrade_database(settings))
+    host = _holder(ctx).host
+    migrated = run_guarded(as_json, lambda: upgrade_database(host.settings, host.migration_branches))
+    rows = [{"branch": name, "from": before, "to": after} for name, (before, after) in migrated.items()]
     if as_json:
-        render.print_json({"from": before, "to": after})
+        render.print_json(rows)
+        return
+    for row in rows:
+        was = "up to date" if row["from"] == row["to"] else f"was {row['from'] or 'empty'}"
+        click.echo(f"{row['branch']}: at {row['to']} ({was})")
+
+
+@db_group.command("current")
+@json_option
+@click.pass_context
+def db_current(ctx: click.Context, as_json: bool) -> None:
+    """Show each branch's schema revision, the newest this code has, and whether it is behind."""
+    from neural_trader.services.storage import Storage
+
+    host = _holder(ctx).host
+
+    def read() -> list[dict[str, Any]]:
+        with Storage.from_settings(host.settings, branches=host.migration_branches,
+                                   auto_upgrade=False) as storage:
+            return [{"branch": r.branch, "current": r.current, "head": r.head,
+                     "status": ("unknown revision" if r.unknown else "up to date" if r.up_to_date
+                                else "empty" if r.current is None
+                                else "behind (recorded in the core's version table)" if r.legacy
+                                else "behind")}
+                    for r in storage.revisions()]
+
+    rows = run_guarded(as_json, read)
+    if as_json:
+        render.print_json(rows)
     else:
-        click.echo(f"database at {after} (was {before or 'empty'})")
+        render.print_records(rows, title="Schema")
 
 
 COMMANDS = [plugins_command, ops_command, serve_group, keys_group, config_group, db_group]

@@ -1,5 +1,5 @@
-"""Run storage (SQLite and the real PostgreSQL), run ids, data fingerprints, and the Monte Carlo
-bootstrap against a direct simulation.
+"""Run storage (SQLite and the real PostgreSQL), concurrent writers, run ids and the code they
+cover, data fingerprints, and the Monte Carlo bootstrap against a direct simulation.
 
 Backtests here run on real data: ORCL daily bars 1995-2014 (tests/data/SOURCES.md).
 """
@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
 import numpy as np
 import pytest
 
-from neural_trader.backtest import engine
+from neural_trader.backtest import engine, runs
 from neural_trader.backtest.config import BacktestConfig
 from neural_trader.backtest.data import RunData, fingerprint, parse_symbols
 from neural_trader.backtest.robustness import bootstrap_paths, bootstrap_trades
 from neural_trader.backtest.runs import (
     RunSpec,
     _insert,
+    code_inputs,
     code_version,
     fetch_run,
     list_runs,
@@ -32,8 +35,8 @@ from neural_trader.backtest.runs import (
 from neural_trader.domain.market import Bars
 from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader.services.storage import Storage
-from neural_trader.services.tables_backtest import BacktestRunRow
 from neural_trader.strategies.sma_crossover import SmaCrossover
+from neural_trader_plugins.backtest import MIGRATIONS
 
 ORCL = Path(__file__).resolve().parents[1] / "data" / "orcl-1995-2014.txt"
 
@@ -53,7 +56,7 @@ def run_data(bars: Bars) -> RunData:
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     url = (f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite"
            else str(request.getfixturevalue("postgres_url")))
-    with Storage(url) as s:
+    with Storage(url, branches=[MIGRATIONS]) as s:
         yield s
 
 
@@ -130,16 +133,119 @@ def test_the_code_version_is_the_package_version_plus_a_source_hash() -> None:
     assert code_version(Momentum()) != version  # another module's source
 
 
+def _ensemble() -> object:
+    from neural_trader.strategies.ensemble import Ensemble
+
+    return Ensemble()
+
+
+#: What a result depends on, for the ensemble (which composes other strategies): each must be among
+#: the code inputs, and changing it must change the code version.
+COVERED = [
+    "version",
+    "neural_trader.backtest.engine", "neural_trader.backtest.vectorized", "neural_trader.backtest.event",
+    "neural_trader.backtest.result", "neural_trader.backtest.config",
+    "neural_trader.strategies.ensemble", "neural_trader.strategies.momentum",  # composed by the ensemble
+    "neural_trader.strategies.breakout", "neural_trader.strategies.base", "neural_trader.strategies._signals",
+    "neural_trader.native.indicators", "neural_trader.native.indicators_numpy",  # wrapper and twin
+    "neural_trader.native.simulate", "neural_trader.native.simulate_numpy",
+    "neural_trader.native.metrics", "neural_trader.native.metrics_numpy", "neural_trader.native._buffers",
+    "kernel:indicators", "kernel:sim", "kernel:metrics",
+]
+
+
+@pytest.mark.parametrize("name", COVERED)
+def test_changing_any_code_a_result_depends_on_changes_the_code_version(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    strategy = _ensemble()
+    inputs = code_inputs(strategy)
+    assert name in inputs
+    before = code_version(strategy)
+    if name == "version":
+        monkeypatch.setattr(runs, "__version__", "9.9.9")
+    elif name.startswith("kernel:"):
+        # Another build of the compiled module (or the twin instead of it) is other code.
+        changed = {**runs._kernel_inputs(), name: "another build"}
+        monkeypatch.setattr(runs, "_kernel_inputs", lambda: changed)
+    else:
+        import importlib.util
+
+        origin = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
+        real_read = runs._read
+        monkeypatch.setattr(runs, "_read", lambda path: real_read(path) + (b"\n# edited\n" if path == origin else b""))
+        runs._inputs.cache_clear()
+    try:
+        assert code_version(strategy) != before
+    finally:
+        runs._inputs.cache_clear()
+
+
+def test_the_compiled_kernels_are_fingerprinted_by_their_file() -> None:
+    from neural_trader.native import load_native
+
+    native = load_native("indicators")
+    if not native.compiled:
+        pytest.skip(f"the indicators kernel is not compiled here: {native.reason}")
+    import hashlib
+    import importlib.util
+
+    origin = importlib.util.find_spec(native.module_name).origin  # type: ignore[union-attr]
+    with open(origin, "rb") as fh:  # type: ignore[arg-type]
+        digest = hashlib.sha256(fh.read()).hexdigest()
+    assert code_inputs(STRATEGY)["kernel:indicators"] == f"{native.built_version} {digest}"
+
+
+def test_a_plugins_strategy_covers_its_own_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "nt_probe_strategies"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def signal(x):\n    return x\n")
+    (package / "mine.py").write_text(
+        "from neural_trader.strategies.sma_crossover import SmaCrossover\n"
+        "from . import helpers\n\n\nclass Mine(SmaCrossover):\n    name = 'mine'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from nt_probe_strategies.mine import Mine  # type: ignore[import-not-found]
+
+    inputs = code_inputs(Mine())
+    assert {"nt_probe_strategies.mine", "nt_probe_strategies.helpers", "neural_trader.strategies.sma_crossover",
+            "neural_trader.strategies.base"} <= set(inputs)
+    assert "neural_trader.backtest.api" not in inputs  # operations and storage decide no result
+
+
 def test_storing_the_same_run_concurrently_keeps_one_row(storage: Storage) -> None:
     data = run_data(orcl_bars())
     s = spec()
     stored, _ = run_or_fetch(storage, s, data, STRATEGY, compute(data, s)[0])
-    row = BacktestRunRow(id=stored.id, strategy="x", symbols="ORCL", provider="csv", timeframe="1Day",
-                         engine="vectorized", first_bar=stored.first_bar, last_bar=stored.last_bar, n_bars=1,
-                         spec="{}", data_fingerprint="", result_fingerprint="", code_version="", metrics="{}",
-                         results=b"")
-    _insert(storage, row)  # a second writer with the same id: no error, the first row stays
+    row = {"id": stored.id, "strategy": "x", "symbols": "ORCL", "provider": "csv", "timeframe": "1Day",
+           "engine": "vectorized", "first_bar": stored.first_bar, "last_bar": stored.last_bar, "n_bars": 1,
+           "spec": "{}", "data_fingerprint": "", "result_fingerprint": "", "code_version": "", "metrics": "{}",
+           "results": b"", "created_at": stored.created_at}
+    assert not _insert(storage, row)  # a second writer with the same id: no error, the first row stays
     assert fetch_run(storage, stored.id).result_fingerprint == stored.result_fingerprint
+
+
+def test_fifty_concurrent_runs_all_store_and_identical_ones_store_one_row(storage: Storage) -> None:
+    """50 distinct runs at once, and 10 callers of one more run at once: every call succeeds (no
+    "database is locked", no IntegrityError) and each run is one row."""
+    bars = orcl_bars()
+    data = run_data(bars)
+    same = spec(fast=3, slow=40)
+    jobs = [spec(fast=2 + k % 25, slow=30 + k // 25) for k in range(50)] + [same] * 10
+    start = threading.Barrier(len(jobs))
+
+    def one(s: RunSpec) -> str:
+        fn, _ = compute(data, s)
+
+        def at_once():  # type: ignore[no-untyped-def]
+            start.wait()  # every caller has read "not stored" before any stores
+            return fn()
+
+        return run_or_fetch(storage, s, data, STRATEGY, at_once)[0].id
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        ids = list(pool.map(one, jobs))
+    assert len(set(ids[:50])) == 50 and len(set(ids[50:])) == 1
+    assert list_runs(storage, limit=1000)[1] == 51
 
 
 def test_runs_are_listed_newest_first_and_filtered_by_whole_symbols(storage: Storage) -> None:
@@ -158,6 +264,21 @@ def test_runs_are_listed_newest_first_and_filtered_by_whole_symbols(storage: Sto
     runs, _ = list_runs(storage, symbol="ORCL", limit=1, offset=1)
     assert [r.id for r in runs] == [ids[0]]
     assert list_runs(storage, strategy="momentum") == ([], 0)
+
+
+def test_the_symbol_filter_takes_percent_and_underscore_as_letters(storage: Storage) -> None:
+    bars = orcl_bars()
+    ids = {}
+    for symbol in ("BRK_B", "BRKXB", "A%B"):
+        data = run_data(attrs.evolve(bars, symbol=symbol))
+        s = spec(symbols=(symbol,))
+        ids[symbol] = run_or_fetch(storage, s, data, STRATEGY, compute(data, s)[0])[0].id
+    assert [r.id for r in list_runs(storage, symbol="BRK_B")[0]] == [ids["BRK_B"]]
+    assert [r.id for r in list_runs(storage, symbol="A%B")[0]] == [ids["A%B"]]
+    assert list_runs(storage, symbol="%") == ([], 0)
+    assert list_runs(storage, symbol="BRK%")[1] == 0
+    with pytest.raises(NtNotFound):
+        fetch_run(storage, "%%%%%%")  # a prefix is a prefix, not a pattern
 
 
 def test_a_run_is_found_by_a_unique_prefix_and_an_unknown_id_is_not_found(storage: Storage) -> None:

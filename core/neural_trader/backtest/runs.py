@@ -5,11 +5,17 @@ timeframe, config, engine, benchmark), the data it read (:func:`~neural_trader.b
 fingerprint`) and the code that computed it (:func:`code_version`). Its id is the SHA-256 of those
 three, so the same backtest on the same data and code is one row: :func:`run_or_fetch` returns the
 stored row when there is one and stores a new one otherwise (concurrent writers converge on one
-row). :func:`reproduce` fetches the data again, re-runs, and compares both fingerprints.
+row: the insert skips an id already there). ``backtest.get`` with ``reproduce`` fetches the data
+again, re-runs, and compares both fingerprints.
+
+The table belongs to the backtest plugin (its models and its migration branch); this module reaches
+it by name through :meth:`Storage.table <neural_trader.services.storage.Storage.table>`, so the core
+never imports the plugin.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import hashlib
@@ -17,7 +23,8 @@ import importlib.util
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,41 +40,133 @@ from neural_trader.schema import param
 from neural_trader.serde import wire
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from neural_trader.backtest.data import RunData
     from neural_trader.services.storage import Storage
-    from neural_trader.services.tables_backtest import BacktestRunRow
 
 __all__ = [
-    "RunSpec", "StoredRun", "TradeRow", "code_version", "fetch_run", "list_runs", "pack_results",
-    "result_fingerprint", "run_or_fetch", "trade_rows", "unpack_results",
+    "RUNS_TABLE", "RunSpec", "StoredRun", "TradeRow", "code_inputs", "code_version", "fetch_run", "list_runs",
+    "pack_results", "result_fingerprint", "run_or_fetch", "trade_rows", "unpack_results",
 ]
 
-#: Modules whose source decides what a backtest computes; their hash is part of the code version.
+#: The stored runs, a table of the backtest plugin (``neural_trader_plugins.backtest.tables``).
+RUNS_TABLE = "backtest_runs"
+
+#: Where the engine starts; the modules they import inside :data:`COMPUTING_PACKAGES` follow.
 ENGINE_MODULES: tuple[str, ...] = (
     "neural_trader.backtest.config", "neural_trader.backtest.engine", "neural_trader.backtest.event",
     "neural_trader.backtest.result", "neural_trader.backtest.vectorized",
-    "neural_trader.native.simulate_numpy", "neural_trader.native.metrics_numpy",
-    "neural_trader.native.indicators_numpy",
 )
+#: Packages whose code computes a backtest: the engines, the kernels' wrappers and numpy twins, the
+#: strategies (and the strategy's own top-level package, for a plugin's strategy).
+COMPUTING_PACKAGES: tuple[str, ...] = ("neural_trader.backtest", "neural_trader.native", "neural_trader.strategies")
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _inside(name: str, packages: Iterable[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def _import_statements(body: Iterable[ast.AST]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The import statements of ``body``, nested ones (in functions, ``if``, ``try``) included;
+    only statements are visited, not expressions, which is most of a module's nodes."""
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                yield from _import_statements(inner)
+
+
+def _imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[str]:
+    """Every module name an import in ``tree`` may load (``from a import b``: ``a`` and ``a.b``)."""
+    for node in _import_statements(tree.body):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor[:len(anchor) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
 @functools.cache
-def _source_digest(modules: tuple[str, ...]) -> str:
-    h = hashlib.sha256()
-    for name in modules:
-        spec = importlib.util.find_spec(name)
+def _inputs(roots: tuple[str, ...], packages: tuple[str, ...]) -> dict[str, str]:
+    """SHA-256 of each module's file (source, or the compiled extension) for ``roots`` and every
+    module they import, transitively, inside ``packages``."""
+    digests: dict[str, str] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in digests or not name:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
         origin = spec.origin if spec is not None else None
-        h.update(name.encode())
-        if origin and origin.endswith(".py"):
-            with open(origin, "rb") as fh:
-                h.update(fh.read())
-    return h.hexdigest()[:12]
+        if spec is None or not origin or not spec.has_location:
+            continue
+        data = _read(origin)
+        digests[name] = hashlib.sha256(data).hexdigest()
+        if origin.endswith(".py"):
+            tree = ast.parse(data, filename=origin)
+            is_package = spec.submodule_search_locations is not None
+            todo.extend(m for m in _imports(tree, name, is_package) if _inside(m, packages) and m not in digests)
+    return digests
+
+
+@functools.cache
+def _kernel_inputs() -> dict[str, str]:
+    """Which implementation each native family runs: the compiled module's file hash and build
+    version, or the numpy twin (whose source :func:`_inputs` covers)."""
+    from neural_trader.native import FAMILIES, load_native
+
+    found: dict[str, str] = {}
+    for family in FAMILIES:
+        native = load_native(family)
+        key = f"kernel:{family}"
+        if not native.compiled:
+            found[key] = "numpy twin"
+            continue
+        spec = importlib.util.find_spec(native.module_name)
+        origin = spec.origin if spec is not None else None
+        digest = hashlib.sha256(_read(origin)).hexdigest() if origin else "unknown file"
+        found[key] = f"{native.built_version} {digest}"
+    return found
+
+
+def code_inputs(strategy: Any) -> dict[str, str]:
+    """Everything whose change can change a backtest's result, each with its fingerprint: the
+    package version, the engine's modules, the strategy's class and base classes and what they
+    import (the strategies an ensemble composes, the ``_signals`` helpers, the kernels' wrappers
+    and numpy twins), and which compiled kernel (by file hash and build) or twin runs."""
+    classes = [c for c in type(strategy).__mro__ if c.__module__ not in ("builtins", "typing")]
+    modules = tuple(dict.fromkeys(c.__module__ for c in classes))
+    outside = tuple(dict.fromkeys(m.split(".")[0] for m in modules
+                                  if not _inside(m, COMPUTING_PACKAGES)
+                                  and m.split(".")[0] not in sys.stdlib_module_names))
+    inputs = {"version": __version__}
+    inputs.update(_inputs((*ENGINE_MODULES, *modules), (*COMPUTING_PACKAGES, *outside)))
+    inputs.update(_kernel_inputs())
+    return dict(sorted(inputs.items()))
 
 
 def code_version(strategy: Any) -> str:
-    """``<package version>+<hash>``: the hash covers the engine's source and the strategy's module,
-    so editing either gives new run ids (and :func:`reproduce` says the code changed)."""
-    return f"{__version__}+{_source_digest((*ENGINE_MODULES, type(strategy).__module__))}"
+    """``<package version>+<hash>``: the hash covers :func:`code_inputs`, so editing anything a
+    result depends on gives new run ids (and a reproduction says the code changed)."""
+    digest = hashlib.sha256(_canonical(code_inputs(strategy)).encode()).hexdigest()[:12]
+    return f"{__version__}+{digest}"
 
 
 def _canonical(value: Any) -> str:
@@ -193,7 +292,8 @@ class StoredRun:
     blob: bytes = attrs.field(repr=False)
 
     @classmethod
-    def from_row(cls, row: BacktestRunRow) -> StoredRun:
+    def from_row(cls, row: Any) -> StoredRun:
+        """From a row of the table (a SQLAlchemy row or the plugin's model: the same attributes)."""
         return cls(id=row.id, spec=RunSpec.from_json(json.loads(row.spec)), provider=row.provider,
                    first_bar=row.first_bar, last_bar=row.last_bar, n_bars=row.n_bars,
                    data_fingerprint=row.data_fingerprint, result_fingerprint=row.result_fingerprint,
@@ -206,17 +306,20 @@ class StoredRun:
         return unpack_results(self.blob)
 
 
+def _table(storage: Storage) -> sa.Table:
+    return storage.table(RUNS_TABLE)
+
+
 def fetch_run(storage: Storage, run_id: str) -> StoredRun:
     """The stored run ``run_id`` (a unique prefix of at least 6 digits also finds it)."""
-    from sqlmodel import col, select
+    import sqlalchemy as sa
 
-    from neural_trader.services.tables_backtest import BacktestRunRow
-
+    table = _table(storage)
     with storage.session() as session:
-        row = session.get(BacktestRunRow, run_id)
+        row = session.execute(sa.select(table).where(table.c.id == run_id)).first()
         if row is None and len(run_id) >= 6:
-            found = session.exec(select(BacktestRunRow).where(col(BacktestRunRow.id).startswith(run_id))
-                                 .limit(2)).all()
+            found = session.execute(sa.select(table).where(table.c.id.startswith(run_id, autoescape=True))
+                                    .limit(2)).all()
             row = found[0] if len(found) == 1 else None
     if row is None:
         raise NtNotFound(f"no stored backtest run {run_id!r}; `backtest list` shows the stored runs")
@@ -227,37 +330,27 @@ def list_runs(storage: Storage, *, strategy: str | None = None, symbol: str | No
               limit: int = 20, offset: int = 0) -> tuple[list[StoredRun], int]:
     """Newest first (ties by id); returns (a page of runs, how many match in all)."""
     import sqlalchemy as sa
-    from sqlmodel import col, select
 
-    from neural_trader.services.tables_backtest import BacktestRunRow
-
+    table = _table(storage)
     conditions: list[sa.ColumnElement[bool]] = []
     if strategy:
-        conditions.append(col(BacktestRunRow.strategy) == strategy)
+        conditions.append(table.c.strategy == strategy)
     if symbol:
-        # symbols is "A,B,C": match a whole name, not a substring of one.
-        padded = sa.literal(",") + col(BacktestRunRow.symbols) + sa.literal(",")
-        conditions.append(padded.contains(f",{symbol},"))
-    query = (select(BacktestRunRow).where(*conditions)
-             .order_by(col(BacktestRunRow.created_at).desc(), col(BacktestRunRow.id)).offset(offset).limit(limit))
-    count = sa.select(sa.func.count()).select_from(BacktestRunRow).where(*conditions)
+        # symbols is "A,B,C": match a whole name, not a substring of one; '%' and '_' are letters.
+        padded = sa.literal(",") + table.c.symbols + sa.literal(",")
+        conditions.append(padded.contains(f",{symbol},", autoescape=True))
+    query = (sa.select(table).where(*conditions)
+             .order_by(table.c.created_at.desc(), table.c.id).offset(offset).limit(limit))
+    count = sa.select(sa.func.count()).select_from(table).where(*conditions)
     with storage.session() as session:
-        rows = session.exec(query).all()
+        rows = session.execute(query).all()
         total = int(session.execute(count).scalar_one())
     return [StoredRun.from_row(r) for r in rows], total
 
 
-def _insert(storage: Storage, row: BacktestRunRow) -> None:
-    from sqlalchemy.exc import IntegrityError
-
-    from neural_trader.services.tables_backtest import BacktestRunRow
-
-    try:
-        with storage.session() as session:
-            if session.get(BacktestRunRow, row.id) is None:
-                session.add(row)
-    except IntegrityError:
-        pass  # another process stored the same run first: same id, same content
+def _insert(storage: Storage, values: Mapping[str, Any]) -> bool:
+    """Store a run unless its id is stored already (same id, same content); True if this stored it."""
+    return storage.insert_new(_table(storage), values) == 1
 
 
 def run_or_fetch(storage: Storage, spec: RunSpec, data: RunData, strategy: Any,
@@ -266,21 +359,25 @@ def run_or_fetch(storage: Storage, spec: RunSpec, data: RunData, strategy: Any,
 
     ``compute()`` runs the backtest and returns its :class:`BacktestResult`; it is called only when
     the run is not stored yet. Returns the stored run and the fresh result (None when it was stored).
+    Any number of callers may run this at once, for the same run or others: each gets the one row.
     """
-    from neural_trader.services.tables_backtest import BacktestRunRow
+    import sqlalchemy as sa
+
+    from neural_trader.services.tables import utcnow
 
     code = code_version(strategy)
     run_id = spec.run_id(data.fingerprint, code)
+    table = _table(storage)
     with storage.session() as session:
-        existing = session.get(BacktestRunRow, run_id)
+        existing = session.execute(sa.select(table).where(table.c.id == run_id)).first()
     if existing is not None:
         return StoredRun.from_row(existing), None
     result = compute()
     ts = np.asarray(data.bars[0].ts)
-    _insert(storage, BacktestRunRow(
-        id=run_id, strategy=spec.strategy, symbols=",".join(spec.symbols), provider=data.provider,
-        timeframe=spec.timeframe, engine=spec.engine, first_bar=data.first, last_bar=data.last,
-        n_bars=data.n, spec=_canonical(spec.to_json()), data_fingerprint=data.fingerprint,
-        result_fingerprint=result_fingerprint(result.equity, result.trades), code_version=code,
-        metrics=metrics_json(result), results=pack_results(result, ts)))
+    _insert(storage, {
+        "id": run_id, "strategy": spec.strategy, "symbols": ",".join(spec.symbols), "provider": data.provider,
+        "timeframe": spec.timeframe, "engine": spec.engine, "first_bar": data.first, "last_bar": data.last,
+        "n_bars": data.n, "spec": _canonical(spec.to_json()), "data_fingerprint": data.fingerprint,
+        "result_fingerprint": result_fingerprint(result.equity, result.trades), "code_version": code,
+        "metrics": metrics_json(result), "results": pack_results(result, ts), "created_at": utcnow()})
     return fetch_run(storage, run_id), result

@@ -7,9 +7,11 @@ never opens a database.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from neural_trader.services.branches import MigrationBranch
     from neural_trader.services.cache import Cache
     from neural_trader.services.http import HttpService
     from neural_trader.services.keys import KeyStore
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
 class Services:
     """The services of one host, created on first use and closed with the host."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, migration_branches: Iterable[MigrationBranch] = ()) -> None:
         self.settings = settings
+        #: The plugins' tables: storage migrates them with the core's.
+        self.migration_branches = tuple(migration_branches)
         self._lock = threading.Lock()
         self._storage: Storage | None = None
         self._cache: Cache | None = None
@@ -34,7 +38,7 @@ class Services:
             if self._storage is None:
                 from neural_trader.services.storage import Storage
 
-                self._storage = Storage.from_settings(self.settings)
+                self._storage = Storage.from_settings(self.settings, branches=self.migration_branches)
             return self._storage
 
     @property

@@ -1,11 +1,12 @@
-"""The database tables, as SQLModel models on their own metadata.
+"""The core's database tables, as SQLModel models on their own metadata, and the pieces plugins
+build their own tables from (:func:`new_metadata`, :class:`UTCDateTime`, :func:`utcnow`).
 
-The schema itself is created and changed only by the Alembic migrations in
-``neural_trader/migrations/versions``; these models are how code reads and writes it. To add a table
-(orders, runs...): add its model here, subclassing :class:`Table`, then add a migration that creates
-it (``alembic_config`` in :mod:`neural_trader.services.storage` drives ``alembic revision
---autogenerate`` against this metadata). ``tests/services/test_storage.py`` fails if the models and
-the migrations disagree.
+The schema itself is created and changed only by Alembic migrations, the core's in
+``neural_trader/migrations/versions``; these models are how code reads and writes it. The core
+holds only what the host itself needs (API keys): a feature's tables (orders, runs...) belong to
+the plugin that owns the feature, on metadata of its own, with a migration branch of its own
+(:class:`~neural_trader.services.branches.MigrationBranch`; see docs/writing-plugins.md).
+``tests/services/test_storage.py`` fails if the models and the migrations of a branch disagree.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-__all__ = ["ApiKeyRow", "Table", "UTCDateTime", "metadata", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "ApiKeyRow", "Table", "UTCDateTime", "metadata", "new_metadata", "utcnow"]
 
 #: Deterministic constraint and index names, identical on SQLite and PostgreSQL, so that later
 #: migrations can alter or drop them by name (SQLite batch mode needs names, PostgreSQL would
@@ -29,9 +30,20 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Our own metadata rather than ``SQLModel.metadata``: a plugin or a test that defines a SQLModel
-#: table of its own must not leak into our migrations or into autogenerate's comparison.
-metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_metadata() -> sa.MetaData:
+    """Metadata for one migration branch's tables, with the shared naming convention.
+
+    Each branch has its own rather than ``SQLModel.metadata``: a plugin or a test that defines a
+    SQLModel table must not leak into another branch's migrations or autogenerate's comparison.
+    A plugin's table base is then ``class Table(SQLModel, registry=registry(metadata=metadata))``.
+    """
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: The core's tables.
+metadata = new_metadata()
 
 
 def utcnow() -> dt.datetime:
@@ -84,8 +96,3 @@ class ApiKeyRow(Table, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-# Tables defined in modules of their own register on ``metadata`` when imported; import them here so
-# that whoever reads the schema through this module (migrations, autogenerate) sees every table.
-from neural_trader.services import tables_backtest as _tables_backtest  # noqa: E402, F401

@@ -1,8 +1,12 @@
-"""The ``backtest_runs`` table: every backtest, stored so it can be listed, fetched and reproduced.
+"""The backtest plugin's tables: ``backtest_runs``, every backtest stored so it can be listed,
+fetched and reproduced.
+
+They live on this plugin's own metadata and are created by this plugin's migration branch
+(``migrations/``, version table ``alembic_version_backtest``); the host knows nothing of them.
+:mod:`neural_trader.backtest.runs` reads and writes the table through ``Storage.table``.
 
 A run's id is a content hash of what determines it (the request, the data's fingerprint and the
-code version; see :mod:`neural_trader.backtest.runs`), so running the same thing twice stores one
-row. Migration ``0002_backtest_runs`` creates the table.
+code version), so running the same thing twice stores one row.
 """
 
 from __future__ import annotations
@@ -10,11 +14,18 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlmodel import Field
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
-from neural_trader.services.tables import Table, UTCDateTime, utcnow
+from neural_trader.services.tables import UTCDateTime, new_metadata, utcnow
 
-__all__ = ["BacktestRunRow"]
+__all__ = ["BacktestRunRow", "metadata"]
+
+metadata = new_metadata()
+
+
+class Table(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the backtest plugin's tables."""
 
 
 class BacktestRunRow(Table, table=True):

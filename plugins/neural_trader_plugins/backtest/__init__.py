@@ -4,19 +4,35 @@ The logic lives in :mod:`neural_trader.backtest`; this module only declares the 
 them trades, so all need the ``read`` scope; ``backtest.run``, ``backtest.compare``,
 ``backtest.get`` (given a request) and ``optimize.run`` store runs (idempotently: the same request
 on the same data is one stored run), so they are not marked read-only. Examples run offline on the synthetic provider.
+
+The plugin owns the ``backtest_runs`` table (:mod:`.tables`) and its migration branch
+(``migrations/``); :mod:`neural_trader.backtest.runs` reaches the table through ``Storage.table``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from neural_trader.backtest import analysis, api, optimize, walkforward
 from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation
+from neural_trader.services.branches import MigrationBranch
+
+#: The plugin's tables and their migrations. Revision 0002 was the core's while the table was the
+#: core's: a database an older version left there is moved to this branch (core back to 0001).
+MIGRATIONS = MigrationBranch(name="backtest", versions=Path(__file__).parent / "migrations",
+                             metadata="neural_trader_plugins.backtest.tables:metadata",
+                             legacy={"0002": "0001"})
 
 #: The window the examples use: fixed dates, so every call reads the same synthetic bars.
 _WINDOW = {"symbol": "SPY", "provider": "synthetic", "start": "2022-01-03", "end": "2023-12-29"}
+
+
+@hookimpl
+def nt_register_migrations(register: Callable[[MigrationBranch], None]) -> None:
+    register(MIGRATIONS)
 
 
 @hookimpl

@@ -1,7 +1,11 @@
 """backtest_runs: every stored backtest (request, data and code fingerprints, metrics, results).
 
+The first revision of the backtest plugin's branch. It was the core's revision 0002 while the table
+was the core's; the id is kept, so a database an older version migrated to 0002 is moved to this
+branch as it is (``MigrationBranch.legacy`` in the plugin).
+
 Revision ID: 0002
-Revises: 0001
+Revises:
 Create Date: 2026-11-26
 """
 
@@ -13,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
