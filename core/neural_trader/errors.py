@@ -28,12 +28,25 @@ class NtError(Exception):
 
 
 class NtUserError(NtError, ValueError):
-    """The request is wrong; the message says what to change."""
+    """The request is wrong; the message says what to change.
+
+    Raised by a handler, it means parameters that each match the schema but not together, or not
+    with the data (``start`` after ``end``, a window with no bars): no schema can say these, so
+    over REST it is ``422 unprocessable``, like a schema violation (:class:`NtValidationError`).
+    """
 
     exit_code = 2
+    http_status = 422
+    type = "unprocessable"
+    fixable = True
+
+
+class NtBadRequest(NtUserError):
+    """The request itself cannot be read: its body is not JSON, its query string not UTF-8, a
+    header is malformed. Frontends raise it; handlers never see such a request."""
+
     http_status = 400
     type = "bad_request"
-    fixable = True
 
 
 class NtValidationError(NtUserError):
@@ -46,15 +59,6 @@ class NtValidationError(NtUserError):
     def from_problems(cls, problems: list[dict[str, str]]) -> NtValidationError:
         text = "; ".join(f"{p['message']} @ {p['path']}" for p in problems)
         return cls(f"invalid parameters: {text}", details=problems)
-
-
-class NtUnprocessable(NtUserError):
-    """Parameters that each match the schema but not together, or not with the data: ``start`` after
-    ``end``, a window with no bars, more combinations than ``max_combinations`` allows. A schema
-    cannot say these; the message says which parameters clash and what to change."""
-
-    http_status = 422
-    type = "unprocessable"
 
 
 class NtLimitExceeded(NtUserError):

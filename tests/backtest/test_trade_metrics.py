@@ -25,7 +25,7 @@ from neural_trader.backtest import BacktestConfig, run, run_event, run_vectorize
 from neural_trader.backtest.config import MAX_PERIODS_PER_YEAR
 from neural_trader.backtest.result import per_period_rate
 from neural_trader.backtest.robustness import bootstrap_run, bootstrap_trades
-from neural_trader.errors import NtUnprocessable, NtUserError, NtValidationError
+from neural_trader.errors import NtUserError, NtValidationError
 from neural_trader.host import Host, make_host
 from neural_trader.native.simulate import ExitReason
 from neural_trader.plugins import PluginUnavailable
@@ -150,7 +150,7 @@ def test_monte_carlo_resamples_the_closed_trades_only(orcl: Any) -> None:
     assert summary == bootstrap_trades(closed["ret"], n_sims=300, seed=5)
     assert summary != bootstrap_trades(result.trades["ret"], n_sims=300, seed=5)
     only_open = result.trades[-1:]
-    with pytest.raises(NtUnprocessable, match="resamples closed trades"):
+    with pytest.raises(NtUserError, match="resamples closed trades"):
         bootstrap_run(only_open)
 
 
@@ -238,7 +238,7 @@ def test_a_ruined_account_is_a_clear_error(orcl: Any) -> None:
     config = BacktestConfig(sizing="fixed", size=1e9, allow_short=True)
     result = run_vectorized(orcl, SmaCrossover(), None, config)
     # the request matched the schema; the data and the sizing together ruin the account: 422, not 400
-    with pytest.raises(NtUnprocessable, match=r"equity fell to .* at bar \d+") as caught:
+    with pytest.raises(NtUserError, match=r"equity fell to .* at bar \d+") as caught:
         _ = result.metrics
     bar = caught.value.details["bar"]
     assert result.equity[bar] <= 0 and np.all(result.equity[:bar] > 0)
@@ -251,7 +251,7 @@ def test_config_is_frozen_and_bounded_by_attrs() -> None:
 
 
 def test_a_ruined_account_through_the_host_is_unprocessable_not_a_crash() -> None:
-    with make_bt_host() as host, pytest.raises(NtUnprocessable, match="equity fell to"):
+    with make_bt_host() as host, pytest.raises(NtUserError, match="equity fell to"):
         host.call("backtest.run", {"symbol": "SPY", "provider": "synthetic", "start": "2021-01-04",
                                    "end": "2023-12-29", "strategy": "sma_crossover",
                                    "config": {"sizing": "fixed", "size": 1e9, "allow_short": True}})

@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from neural_trader.backtest.config import BacktestConfig
-from neural_trader.errors import NtUnprocessable, NtUserError
+from neural_trader.errors import NtUserError
 from neural_trader.native import metrics as _metrics
 from neural_trader.native.simulate import ExitReason
 
@@ -73,7 +73,7 @@ class BacktestResult:
         ruined = np.flatnonzero(~(self.equity > 0.0) | ~np.isfinite(self.equity))
         if ruined.size:
             i = int(ruined[0])
-            raise NtUnprocessable(
+            raise NtUserError(
                 f"the account's equity fell to {float(self.equity[i]):.6g} at bar {i} (from {self.config.init_cash:g} "
                 "cash): costs or a fixed size larger than the cash can pay for ruined it, and returns are undefined "
                 "from there; lower commission_per_unit, commission_fixed or size, or raise init_cash",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from neural_trader.errors import NtUnprocessable, NtUserError
+from neural_trader.errors import NtUserError
 from neural_trader.schema import param
 
 __all__ = ["PERCENTILES", "MonteCarloSummary", "Percentiles", "bootstrap_paths", "bootstrap_run", "bootstrap_trades"]
@@ -69,10 +69,10 @@ def bootstrap_paths(trade_returns: np.ndarray, n_sims: int, seed: int,
     if n_sims < 1:
         raise NtUserError(f"n_sims must be >= 1, got {n_sims}")
     if r.size == 0:
-        raise NtUnprocessable("Monte Carlo resamples closed trades and the backtest made none (a position still open "
+        raise NtUserError("Monte Carlo resamples closed trades and the backtest made none (a position still open "
                           "at the last bar is not resampled); use a longer window or a strategy that trades")
     if not np.all(np.isfinite(r)) or np.any(r <= -1.0):
-        raise NtUnprocessable("trade returns must be finite and > -100 % to be compounded")
+        raise NtUserError("trade returns must be finite and > -100 % to be compounded")
     m = r.shape[0]
     rng = np.random.default_rng(seed)
     finals = np.empty(n_sims)

@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from neural_trader import __version__
 from neural_trader.errors import (
+    NtBadRequest,
     NtCancelled,
     NtError,
     NtForbidden,
@@ -297,7 +298,7 @@ class _QueryParser:
             pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, strict_parsing=False,
                               encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
-            raise NtUserError("the query string is not valid UTF-8") from None
+            raise NtBadRequest("the query string is not valid UTF-8") from None
         for name, value in pairs:
             grouped.setdefault(name, []).append(value)
         out: dict[str, Any] = {}
@@ -391,13 +392,15 @@ _JOB_SCHEMA: dict[str, Any] = {
 }
 
 _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
-    "400": ("BadRequest", "The request is malformed (e.g. the body is not JSON)."),
+    "400": ("BadRequest", "The request cannot be read (e.g. the body is not JSON)."),
     "401": ("Unauthorized", "No API key, or one that is not valid."),
     "403": ("Forbidden", "The key lacks the operation's scope, or the Host/Origin is not allowed."),
     "404": ("NotFound", "No such route, or the operation did not find what it was asked for."),
     "409": ("Conflict", "The request clashes with existing state."),
     "413": ("PayloadTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes."),
-    "422": ("ValidationError", "Parameters do not match the schema; details lists {path, message}."),
+    "422": ("ValidationError", "Parameters do not match the schema (validation_error: details lists "
+                                "{path, message}), or match it but not together or not with the data "
+                                "(unprocessable)."),
     "429": ("RateLimited", "Too many requests; see Retry-After."),
     "500": ("InternalError", "An unexpected error; quote the request id."),
     "503": ("Unavailable", "A dependency is not available right now."),
@@ -781,7 +784,7 @@ class _RestApi:
             try:
                 declared = int(content_length)
             except ValueError:
-                raise NtUserError(f"Content-Length {content_length!r} is not a number") from None
+                raise NtBadRequest(f"Content-Length {content_length!r} is not a number") from None
             if declared > self.max_body:
                 raise _PayloadTooLarge(f"the request body is {declared} bytes; the limit is {self.max_body}")
         chunks = []
@@ -797,10 +800,10 @@ class _RestApi:
         try:
             value = _loads(body)
         except json.JSONDecodeError as exc:
-            raise NtUserError(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+            raise NtBadRequest(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                               f"column {exc.colno}") from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise NtUserError(f"the request body is not valid JSON: {clip(str(exc), 200)}") from None
+            raise NtBadRequest(f"the request body is not valid JSON: {clip(str(exc), 200)}") from None
         if not isinstance(value, dict):
             kind = "null" if value is None else type(value).__name__
             raise NtValidationError.from_problems([{
@@ -874,10 +877,10 @@ class _RestApi:
         run_async = False
         for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
             if name != "async":
-                raise NtUserError(f"unknown query parameter {name!r}: POST takes the operation's "
+                raise NtBadRequest(f"unknown query parameter {name!r}: POST takes the operation's "
                                   "parameters as a JSON body (the only query parameter is async)")
             if value.lower() not in _BOOLS:
-                raise NtUserError(f"query parameter async: expected true or false, got {value!r}")
+                raise NtBadRequest(f"query parameter async: expected true or false, got {value!r}")
             run_async = _BOOLS[value.lower()]
         return run_async
 
@@ -958,7 +961,7 @@ class _RestApi:
             allow = (getattr(exc, "headers", None) or {}).get("Allow", "GET")
             err = _MethodNotAllowed(f"{request.url.path} answers {allow}, not {request.method}", allow=allow)
         else:
-            err = NtUserError(str(getattr(exc, "detail", "bad request")))
+            err = NtBadRequest(str(getattr(exc, "detail", "bad request")))
             err.http_status = status  # type: ignore[misc]
         return _error_response(err, request_id)
 
