@@ -1,5 +1,6 @@
 """A third-party pack, end to end: render ``plugin_template/``, ``pip install`` it, see its operation in
-the CLI, MCP and REST with no host change, run the pack's own tests, ``pip uninstall`` it.
+the CLI, MCP and REST with no host change, run the pack's own tests, ``pip uninstall`` it. A pack
+with a table migrates its own branch on SQLite and on the real PostgreSQL and writes and reads rows.
 
 Each check of an installed pack runs in a fresh interpreter, so entry points are read again, as they
 would be by a user's next ``neural-trader`` command. A plugin that fails to import is reported, with
@@ -52,6 +53,31 @@ FRONTEND_PROBE = textwrap.dedent("""
         print(json.dumps({"tools": tools, "paths": paths}))
 
     anyio.run(probe)
+""")
+
+
+#: Runs in a fresh interpreter: writes a row to the pack's table and reads the table back.
+TABLE_PROBE = textwrap.dedent("""
+    import datetime as dt
+    import json
+    import sys
+
+    import sqlalchemy as sa
+
+    from neural_trader.host import make_host
+
+    host = make_host()
+    try:
+        storage = host.services.storage
+        table = storage.table(sys.argv[1])
+        with storage.session() as session:
+            session.execute(sa.insert(table).values(count=2, mean=1.5, stdev=None,
+                                                    created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))
+        with storage.session() as session:
+            rows = session.execute(sa.select(table.c["count"], table.c.mean, table.c.stdev).order_by(table.c.id))
+            print(json.dumps([list(row) for row in rows]))
+    finally:
+        host.close()
 """)
 
 
@@ -188,6 +214,39 @@ def test_without_a_c_compiler_the_pack_installs_and_runs_its_numpy_twin(tmp_path
     assert not _installed(answers["project_name"])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_pack_with_a_table_migrates_its_own_branch_and_stores_rows(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    answers = _answers(f"template_table_{backend[:2]}", with_table=True)
+    plugin = answers["plugin_name"]
+    project = _render(tmp_path / "pack", **answers)
+    assert (project / "src" / answers["package_name"] / "migrations" / f"{plugin}_0001_summaries.py").is_file()
+    url = (f"sqlite:///{tmp_path / 'db' / 'nt.db'}" if backend == "sqlite"
+           else str(request.getfixturevalue("postgres_url")))
+    env = {"NT_DATABASE_URL": url}
+
+    with _pip_installed(project, answers["project_name"]):
+        current = {r["branch"]: r for r in _cli_json("db", "current", env=env)}
+        assert current[plugin] == {"branch": plugin, "current": None, "head": f"{plugin}_0001", "status": "empty"}
+        if backend == "postgresql":
+            upgraded = {r["branch"]: r for r in _cli_json("db", "upgrade", env=env)}
+            assert upgraded[plugin] == {"branch": plugin, "from": None, "to": f"{plugin}_0001"}
+        # On SQLite the first use migrates (an empty branch is migrated on first use anywhere).
+        result = _cli_json(plugin, "stats", "--values=1", "--values=2", "--values=3", env=env)
+        assert result["mean"] == pytest.approx(2.0)
+        rows = json.loads(_run([sys.executable, "-c", TABLE_PROBE, f"{plugin}_summaries"], env=env).stdout)
+        assert rows == [[3, 2.0, 1.0], [2, 1.5, None]]
+        current = {r["branch"]: r["status"] for r in _cli_json("db", "current", env=env)}
+        assert current == {"core": "up to date", "backtest": "up to date", plugin: "up to date"}
+        # The pack's own tests: its models match its migrations, each call records a row.
+        _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+
+    # Uninstalled, the pack's tables stay behind and the host's database keeps working.
+    assert [r["branch"] for r in _cli_json("db", "current", env=env)] == ["core", "backtest"]
+    assert _cli_json("keys", "list", env=env) == []
+
+
 def test_the_template_refuses_an_operation_in_a_host_command_group(tmp_path: Path) -> None:
     import copier
 
@@ -207,6 +266,16 @@ def test_the_rendered_variants_hold_only_their_files(tmp_path: Path) -> None:
     assert "cffi" not in pyproject
     compile((plain / "src/nt_plain/plugin.py").read_text(), "plugin.py", "exec")
     compile((plain / "tests/test_plugin.py").read_text(), "test_plugin.py", "exec")
+
+    tabled = _render(tmp_path / "tabled", **_answers("tabled", with_table=True))
+    files = sorted(str(p.relative_to(tabled)) for p in tabled.rglob("*") if p.is_file())
+    assert {"src/nt_tabled/tables.py", "src/nt_tabled/migrations/__init__.py",
+            "src/nt_tabled/migrations/tabled_0001_summaries.py", "tests/test_tables.py"} <= set(files)
+    for name in ("src/nt_tabled/plugin.py", "src/nt_tabled/tables.py",
+                 "src/nt_tabled/migrations/tabled_0001_summaries.py", "tests/test_tables.py"):
+        compile((tabled / name).read_text(), name, "exec")
+    assert "nt_register_migrations" in (tabled / "src/nt_tabled/plugin.py").read_text()
+    assert "nt_register_migrations" not in (plain / "src/nt_plain/plugin.py").read_text()
 
 
 # -- broken plugins --------------------------------------------------------------------------------
