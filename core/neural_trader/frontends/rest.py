@@ -482,7 +482,8 @@ def openapi_document(host: Host) -> dict[str, Any]:
                 "tags": ["jobs"], "x-scope": "read",
                 "responses": {"200": job_ok, **_error_responses(("401", "404", "500"))}},
         "delete": {"operationId": "jobs_cancel",
-                   "summary": "Cancel a queued or running job (202 while it stops); forget a finished one.",
+                   "summary": "Cancel a job if it runs, and forget it: the answer is its last state "
+                              "(202 if it was still stopping); a later GET is 404.",
                    "tags": ["jobs"], "x-scope": "read",
                    "responses": {"200": job_ok, "202": job_ok, **_error_responses(("401", "404", "500"))}},
     }
@@ -988,7 +989,7 @@ def build_app(
     """
     if authenticate is None:
         authenticate = make_authenticator(host)
-    api = _RestApi(host, authenticate, max_body=max_body, jobs=jobs or JobManager(host),
+    api = _RestApi(host, authenticate, max_body=max_body, jobs=jobs if jobs is not None else JobManager(host),
                    ready_timeout=ready_timeout)
 
     @contextlib.asynccontextmanager

@@ -185,17 +185,22 @@ class JobManager:
             raise NtNotFound(f"no job {job_id!r} (finished jobs are kept for {self.ttl:g} s)")
         return job
 
-    async def cancel(self, job_id: str, *, identity: Identity, grace: float = 0.5) -> Job:
-        """Ask a job to stop; waits up to ``grace`` seconds for it to. A finished job is forgotten."""
+    async def cancel(self, job_id: str, *, identity: Identity, grace: float = 2.0) -> Job:
+        """Stop a job if it still runs (waiting up to ``grace`` seconds for it to), then forget it.
+
+        The job is returned as it was last seen, so the caller learns how it ended; looking it up
+        again finds nothing (``DELETE`` means gone). A handler in a worker thread may still be
+        finishing its current step when this returns: its cancel token is set, and its next
+        ``ctx.progress`` raises.
+        """
         job = self.get(job_id, identity=identity)
-        if job.state.finished:
-            self._jobs.pop(job.id, None)
-            return job
-        job.cancel.cancel()
-        task = job.task
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task}, timeout=grace)
+        if not job.state.finished:
+            job.cancel.cancel()
+            task = job.task
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task}, timeout=grace)
+        self._jobs.pop(job.id, None)
         return job
 
     def __len__(self) -> int:
