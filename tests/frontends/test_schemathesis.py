@@ -27,7 +27,7 @@ from neural_trader.ops import Identity, Scope
 from neural_trader.settings import load_settings
 
 pytest.importorskip("schemathesis")
-from schemathesis_hooks import refused_as_invalid  # noqa: E402
+from schemathesis_hooks import refused_as_invalid
 
 KEY = "schemathesis-key"
 EXAMPLES = os.environ.get("NT_SCHEMATHESIS_EXAMPLES", "8")
