@@ -61,6 +61,14 @@ class NtValidationError(NtUserError):
         return cls(f"invalid parameters: {text}", details=problems)
 
 
+class NtCrossFieldError(NtValidationError):
+    """A field whose allowed values depend on another field (a strategy's parameters depend on
+    ``strategy``; a range's ``low`` on its ``high``). The schema cannot state these, so the request
+    matched it: the wire type is ``unprocessable``, with the same ``{path, message}`` details."""
+
+    type = "unprocessable"
+
+
 class NtLimitExceeded(NtUserError):
     """The request would cost more than a bound of the host allows (bars, combinations, splits ...).
     ``details`` names the bound, the asked value, the limit and the setting that raises it."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from neural_trader.errors import NtNotFound, NtUserError, NtValidationError
+from neural_trader.errors import NtCrossFieldError, NtNotFound, NtUserError
 from neural_trader.schema import schema_for
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _type_ok(info: ParamInfo, value: Any) -> bool:
 def validate_params(strategy: Any, raw: Mapping[str, Any] | None, *, path: str = "$.params") -> Any:
     """``raw`` (plain JSON) as the strategy's validated params instance.
 
-    :raises NtValidationError: unknown names, wrong types and out-of-bounds values, every one with
+    :raises NtCrossFieldError: unknown names, wrong types and out-of-bounds values, every one with
         its path (``$.params.fast``), the field's bounds and the value given.
     :raises NtUserError: a combination the strategy's ``constraints`` refuse (``fast >= slow``).
     """
@@ -146,7 +146,7 @@ def validate_params(strategy: Any, raw: Mapping[str, Any] | None, *, path: str =
         else:
             values[key] = int(value) if info.type == "integer" else value
     if problems:
-        raise NtValidationError.from_problems(problems)
+        raise NtCrossFieldError.from_problems(problems)
     try:
         return strategy.make_params(values)
     except NtUserError:

@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 
 from neural_trader.backtest.params import ParamInfo, describe_params, validate_params
-from neural_trader.errors import NtUserError, NtValidationError
+from neural_trader.errors import NtCrossFieldError, NtUserError
 from neural_trader.schema import param
 
 __all__ = [
@@ -98,7 +98,7 @@ def _problem(path: str, message: str) -> dict[str, str]:
 def resolve_space(strategy: Any, space: Mapping[str, ParamRange], *, path: str = "$.space") -> list[Dim]:
     """Check ``space`` against the strategy's parameters and their bounds; ranges become :class:`Dim`.
 
-    :raises NtValidationError: an unknown parameter, an empty or inverted range, a value outside the
+    :raises NtCrossFieldError: an unknown parameter, an empty or inverted range, a value outside the
         parameter's bounds: each with its path and the bounds.
     """
     infos = {i.name: i for i in describe_params(strategy.params_type)}
@@ -144,7 +144,7 @@ def resolve_space(strategy: Any, space: Mapping[str, ParamRange], *, path: str =
         dims.append(Dim(name=name, info=info, low=low, high=high, step=rng.step,
                         num=rng.num or DEFAULT_GRID_POINTS, log=rng.log))
     if problems:
-        raise NtValidationError.from_problems(problems)
+        raise NtCrossFieldError.from_problems(problems)
     return dims
 
 
