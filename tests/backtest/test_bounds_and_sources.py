@@ -109,3 +109,24 @@ def test_the_default_grid_fits_max_combinations(host: Host) -> None:
     result = host.call("optimize.run", {**WINDOW, "strategy": "sma_crossover", "max_combinations": 10,
                                         "executor": "serial"})
     assert 1 <= result["evaluated"] <= 10 and result["synthetic"] is True
+
+
+@pytest.mark.parametrize(("operation", "extra"), [
+    ("backtest.run", {"strategy": "sma_crossover", "chart": "equity"}),
+    ("backtest.compare", {"strategies": ["sma_crossover"], "chart": True}),
+])
+def test_charts_of_synthetic_runs_say_so_in_the_title(host: Host, monkeypatch: pytest.MonkeyPatch,
+                                                      operation: str, extra: dict[str, object]) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    titles: list[str] = []
+    original = Axes.set_title
+
+    def record(self: Axes, label: str, *args: object, **kwargs: object) -> object:
+        titles.append(label)
+        return original(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_title", record)
+    result = host.call(operation, {**WINDOW, **extra})
+    assert result["chart"]["data"] and titles and all("SYNTHETIC DATA" in t for t in titles)

@@ -322,7 +322,7 @@ def _run_sync(host: Host, params: RunParams, prepared: Prepared) -> RunReport:
     chart = None
     if params.chart is not None:
         result = result or prepared.compute()
-        chart = Image.png(result.plot_png(params.chart))
+        chart = Image.png(result.plot_png(params.chart, synthetic=prepared.data.synthetic))
     return report(stored, max_trades=params.max_trades, equity_points=params.equity_points,
                   monte_carlo=params.monte_carlo, seed=params.seed, chart=chart, data=prepared.data)
 

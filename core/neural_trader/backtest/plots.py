@@ -41,13 +41,14 @@ def _x(result: BacktestResult) -> np.ndarray:
     return np.arange(result.equity.shape[0])
 
 
-def plot_png(result: BacktestResult, kind: str, *, width: float = 10.0, height: float = 4.0, dpi: int = 100) -> bytes:
+def plot_png(result: BacktestResult, kind: str, *, width: float = 10.0, height: float = 4.0, dpi: int = 100,
+             synthetic: bool = False) -> bytes:
     """Render ``kind`` (``equity``, ``drawdown`` or ``trades``) of ``result`` as PNG bytes."""
     new_figure = _figure_factory()
     fig = new_figure(figsize=(width, height), dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     x = _x(result)
-    title = f"{result.strategy} on {', '.join(result.symbols)}"
+    title = f"{result.strategy} on {', '.join(result.symbols)}" + (" (SYNTHETIC DATA)" if synthetic else "")
     if kind == "equity":
         ax.plot(x, result.equity, label="strategy", color="tab:blue", linewidth=1.0)
         if result.benchmark is not None and result.benchmark.shape[0]:

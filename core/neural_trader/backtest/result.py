@@ -145,15 +145,16 @@ class BacktestResult:
         }
 
     def plot_png(self, kind: PlotKind = "equity", *, width: float = 10.0, height: float = 4.0,
-                 dpi: int = 100) -> bytes:
+                 dpi: int = 100, synthetic: bool = False) -> bytes:
         """A PNG of the equity curve (with the benchmark scaled to the same start), the drawdown,
         or the trades on the price (``"trades"``: entries and exits on the first symbol's close).
+        ``synthetic``: the bars were generated, and the title says so.
         Needs matplotlib (the ``plot`` extra); it is imported on first use, with the Agg backend."""
         from neural_trader.backtest.plots import plot_png
 
         if kind not in PLOT_KINDS:
             raise NtUserError(f"plot kind must be one of {', '.join(PLOT_KINDS)}, got {kind!r}")
-        return plot_png(self, kind, width=width, height=height, dpi=dpi)
+        return plot_png(self, kind, width=width, height=height, dpi=dpi, synthetic=synthetic)
 
 
 def benchmark_stats(returns: np.ndarray, benchmark: np.ndarray, periods_per_year: float,
