@@ -1,4 +1,4 @@
-"""Where the test PostgreSQL and Redis are, and whether they answer.
+"""Where the test PostgreSQL and Redis are, and whether they answer; a live uvicorn for an app.
 
 ``NT_TEST_POSTGRES_URL`` / ``NT_TEST_REDIS_URL`` override the local defaults. A server that cannot
 be reached skips its tests with the reason, except under CI (``CI`` is set), where that is a failure:
@@ -7,8 +7,14 @@ CI provides both servers. The fixtures ``postgres_url`` and ``redis_url`` are in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -50,3 +56,30 @@ def redis_problem() -> str | None:
     finally:
         client.close()
     return None
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, *, start_timeout: float = 60) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn on a free loopback port, in a thread; yields its base URL.
+
+    Real TCP, real lifespan: what a client of ``serve rest`` meets, disconnects included.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-import uvicorn
+from servers import serve_in_thread
 
 from neural_trader.errors import NtCancelled, NtUnauthorized, NtValidationError
 from neural_trader.frontends import rest
@@ -321,22 +321,8 @@ def test_config_show_masks_credentials_inside_plugin_values(tmp_path: Path) -> N
 
 @pytest.fixture
 def server(host: Host) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(rest.build_app(host, authenticate=authenticate), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
-    sock.close()
+    with serve_in_thread(rest.build_app(host, authenticate=authenticate)) as url:
+        yield url
 
 
 def test_a_client_that_goes_away_cancels_its_operation(server: str) -> None:
@@ -359,7 +345,7 @@ def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
     progress = tmp_path / "progress"
     script = textwrap.dedent(f"""
         import sys, time
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]
         from test_hostile_input import HostilePlugin
         from neural_trader.frontends import rest
         from neural_trader.host import make_host

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any, Literal
 import attrs
 import httpx
 import pytest
-import uvicorn
 from openapi_spec_validator import validate
+from servers import serve_in_thread
 
 from neural_trader.errors import NtConflict, NtNotFound, NtRateLimited, NtUnauthorized
 from neural_trader.frontends import rest
@@ -619,23 +618,8 @@ async def test_create_app_reads_auth_and_scopes_from_the_environment(monkeypatch
 
 @pytest.fixture
 def server(host: Host) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(rest.build_app(host, authenticate=authenticate), log_level="warning",
-                            lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve_in_thread(rest.build_app(host, authenticate=authenticate)) as url:
+        yield url
 
 
 def test_real_server_answers_over_tcp(server: str) -> None:

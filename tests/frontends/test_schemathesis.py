@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import serve_in_thread
 
 from neural_trader.errors import NtUnauthorized
 from neural_trader.frontends import rest
@@ -41,25 +39,10 @@ def _authenticate(header: str | None) -> Identity:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     home = tmp_path_factory.mktemp("schemathesis")
     host = make_host(settings=load_settings(env={"NT_CONFIG": str(home / "none.toml")}, data_dir=home / "data"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(rest.build_app(host, authenticate=_authenticate, close_host=True),
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
-    sock.close()
+    with serve_in_thread(rest.build_app(host, authenticate=_authenticate, close_host=True)) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -49,7 +49,7 @@ from neural_trader.errors import (
     NtValidationError,
 )
 from neural_trader.frontends.auth import Authenticator, host_origin_problem, make_authenticator
-from neural_trader.ops import Scope, error_payload
+from neural_trader.ops import Scope, describe_json_types, error_payload
 from neural_trader.serde import clip, loads_json
 from neural_trader.services.jobs import JobManager
 
@@ -165,12 +165,6 @@ def _is_structured(schema: dict[str, Any]) -> bool:
     return bool(array.get("prefixItems"))
 
 
-def _describe_types(types: set[str]) -> str:
-    words = {"integer": "an integer", "number": "a number", "boolean": "true or false",
-             "null": "null", "object": "a JSON object", "array": "a JSON array", "string": "text"}
-    return " or ".join(words.get(t, t) for t in sorted(types))
-
-
 def _scalar_coercer(schema: dict[str, Any]) -> Callable[[str], Any]:
     """text -> the JSON value the schema wants; ``ValueError`` says what was expected."""
     types = _types_of(schema)
@@ -182,7 +176,7 @@ def _scalar_coercer(schema: dict[str, Any]) -> Callable[[str], Any]:
     if types & {"string", "any"}:
         # Strings stay text, including Decimals (exact) and dates; a string union keeps the text.
         return lambda text: text
-    expected = _describe_types(types)
+    expected = describe_json_types({"type": sorted(types)})
 
     def coerce(text: str) -> Any:
         if "null" in types and text in ("null", ""):
