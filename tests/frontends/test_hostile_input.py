@@ -385,3 +385,15 @@ def _long_request(port: int, marker: Path) -> None:
     with contextlib.suppress(httpx.HTTPError):
         httpx.post(f"http://127.0.0.1:{port}/v1/test/grind", json={"steps": 10_000_000, "marker": str(marker)},
                    timeout=120)
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/v1/market/quote", {"symbol": "AAPL", "as_of": "1784-11-03T03:46:00Z"}, 404),  # before any data
+    ("/v1/market/bars", {"file": "0" * 4000}, 404),  # a name too long for the file system
+    ("/v1/market/bars", {"file": "../../etc/passwd"}, 422),  # outside the csv folder
+])
+async def test_market_requests_nothing_can_serve_are_4xx_naming_no_server_paths(
+        client: httpx.AsyncClient, host: Host, path: str, body: dict[str, Any], status: int) -> None:
+    response = await post(client, json.dumps(body), path=path)
+    assert response.status_code == status, response.text
+    assert str(host.settings.data_dir) not in response.text and len(response.content) < 4000

@@ -41,6 +41,7 @@ from neural_trader.market.provider import (
 )
 from neural_trader.market.routing import asset_class, chains_from_settings
 from neural_trader.market.store import LocalStore, StoredSeries
+from neural_trader.serde import clip
 
 if TYPE_CHECKING:
     from neural_trader.host import Host
@@ -233,14 +234,21 @@ class MarketData:
 
         values = self.settings.plugin("csv", self.context.environ)
         folder = Path(values.get("dir") or Path(self.settings.data_dir) / "csv").expanduser().resolve()
-        target = Path(path).expanduser()
-        if frontend not in LOCAL_FRONTENDS:
-            target = (folder / target).resolve()  # an absolute path stays itself
-            if not target.is_relative_to(folder):
-                raise NtUserError(f"over {frontend or 'this frontend'} a file must lie in the csv folder "
-                                  "(NT_CSV_DIR); give its name there, or use the CLI for files elsewhere")
-        if not target.is_file():
-            raise NtNotFound(f"no such file: {target}")
+        local = frontend in LOCAL_FRONTENDS
+        # Over the network a message names the file as the caller gave it, never the server's folders.
+        shown = clip(str(path), 120)
+        try:
+            target = Path(path).expanduser()
+            if not local:
+                target = (folder / target).resolve()  # an absolute path stays itself
+                if not target.is_relative_to(folder):
+                    raise NtUserError(f"over {frontend or 'this frontend'} a file must lie in the csv folder "
+                                      "(NT_CSV_DIR); give its name there, or use the CLI for files elsewhere")
+            found_file = target.is_file()
+        except OSError as exc:  # a name too long, a loop of links ...
+            raise NtUserError(f"cannot use file {shown}: {exc.strerror or exc}") from None
+        if not found_file:
+            raise NtNotFound(f"no such file: {clip(str(target), 300) if local else shown}")
         if start is not None and end is not None:
             self.window(timeframe, start, end)  # start after end is an error, as everywhere
         try:

@@ -18,7 +18,7 @@ import anyio.to_thread
 import attrs
 
 from neural_trader.domain.market import Bars, Quote, Timeframe, Trade, from_ns, to_ns
-from neural_trader.errors import NtUserError
+from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader.market.provider import BaseProvider, ProviderContext
 from neural_trader.market.synthetic import SyntheticModel, SyntheticSeries
 from neural_trader_plugins.market_providers import CAPABILITIES
@@ -87,7 +87,8 @@ class SyntheticProvider(BaseProvider):
         at = to_ns(as_of or self.ctx.now())
         index = path.last_bar_index(at)
         if index < 0:
-            raise NtUserError("synthetic history starts on 1970-01-05; ask for a later moment")
+            raise NtNotFound(f"no synthetic price of {symbol} at {from_ns(at):%Y-%m-%d %H:%M}: synthetic history "
+                             "starts on 1970-01-05")
         bar = path.bars_by_index(index, index)
         bar_end = int(bar.ts[0]) + Timeframe.MIN_1.nanoseconds
         return float(bar.close[0]), from_ns(min(at, bar_end)), path.quote_draws(index)
