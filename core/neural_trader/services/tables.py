@@ -96,3 +96,7 @@ class ApiKeyRow(Table, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# Imported last so their models register on ``metadata`` (they import ``Table`` from here).
+from neural_trader.services import tables_audit as _tables_audit  # noqa: E402,F401
