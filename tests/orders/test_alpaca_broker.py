@@ -30,7 +30,10 @@ from neural_trader_plugins.brokers.alpaca import (
     AlpacaBroker,
     BrokerRejected,
     LiveTradingDisabled,
+    create,
+    order_body,
     order_from_alpaca,
+    request_from_alpaca,
 )
 
 D = decimal.Decimal
@@ -540,3 +543,42 @@ async def test_alpacas_own_variable_names_and_the_config_file(make_broker: Calla
     await make_broker(environ={"APCA_API_KEY_ID": "PKAPCAID", "APCA_API_SECRET_KEY": "apca-secret"}).account()
     await make_broker(environ={}, plugins={"alpaca": {"api_key": "PKFILEID", "api_secret": "file-secret"}}).account()
     assert [r.headers["APCA-API-KEY-ID"] for r in replay.requests] == ["PKAPCAID", "PKFILEID"]
+
+
+# -- adopting orders placed elsewhere; the host factory ----------------------------------------------
+def test_the_request_behind_a_nested_bracket_order() -> None:
+    request = request_from_alpaca(fixture("order_bracket_nested.json"))
+    assert request is not None and request.is_bracket
+    assert (request.client_order_id, request.symbol, request.side.value, request.qty) == (
+        "strat-brk-0005", "SPY", "buy", D(100))
+    assert (request.take_profit, request.stop_loss, request.stop_loss_limit) == (D(301), D(299), D("298.5"))
+    assert order_body(request) | {"client_order_id": None} == fixture("order_request_bracket.json") | {
+        "client_order_id": None}
+
+
+def test_the_request_behind_simple_orders() -> None:
+    market = request_from_alpaca(fixture("order_by_client_order_id.json"))
+    assert market == OrderRequest(client_order_id=COID, symbol="AAPL", side="buy", qty="1")
+    trailing = request_from_alpaca({**fixture("order_by_client_order_id.json"), "type": "trailing_stop",
+                                    "side": "sell", "trail_price": "6.15", "stop_price": "160.1", "hwm": "166.25"})
+    assert trailing is not None and (trailing.trail_price, trailing.stop_price) == (D("6.15"), None)
+
+
+@pytest.mark.parametrize("changes", [{"qty": None, "notional": "500"}, {"order_class": "oco"},
+                                     {"order_class": "bracket", "legs": None}])
+def test_an_order_our_requests_cannot_say_has_no_request(changes: dict[str, Any]) -> None:
+    assert request_from_alpaca({**fixture("order_by_client_order_id.json"), **changes}) is None
+
+
+def test_create_builds_the_broker_from_a_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_trader.host import make_host
+
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    host = make_host(autoload=False, plugins=[], settings=load_settings(env={}, data_dir=tmp_path / "host"))
+    try:
+        broker = create(host)
+        assert broker.name == "alpaca" and broker.base_url == PAPER_URL and not broker.live
+        assert host.services.http.status("alpaca_trading") is not None  # on the host's HTTP layer
+    finally:
+        host.close()

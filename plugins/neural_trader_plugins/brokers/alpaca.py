@@ -115,11 +115,13 @@ __all__ = [
     "CancelResult",
     "LiveTradingDisabled",
     "account_from_alpaca",
+    "create",
     "fill_since",
     "legs_from_alpaca",
     "order_body",
     "order_from_alpaca",
     "position_from_alpaca",
+    "request_from_alpaca",
 ]
 
 log = logging.getLogger("neural_trader.brokers.alpaca")
@@ -332,6 +334,35 @@ def order_from_alpaca(body: Any, *, known_filled_qty: decimal.Decimal = decimal.
     return BrokerOrder(client_order_id=client_order_id, broker_order_id=order_id, status=status,
                        filled_qty=filled, avg_fill_price=avg if filled > 0 else None, reason=reason,
                        fills=(fill,) if fill is not None else ())
+
+
+def request_from_alpaca(body: Any) -> OrderRequest | None:
+    """The request an Alpaca order object stands for (bracket legs from its nested ``legs``), for
+    adopting an order placed outside the system; ``None`` where our requests cannot say it (a
+    notional order, an order class or id we do not model)."""
+    if not isinstance(body, Mapping) or body.get("order_class") not in (None, "", "simple", "bracket"):
+        return None
+    legs: dict[str, Any] = {}
+    if body.get("order_class") == "bracket":
+        for leg in body.get("legs") or ():
+            if not isinstance(leg, Mapping):
+                return None
+            if leg.get("type") == "limit":
+                legs["take_profit"] = leg.get("limit_price")
+            elif leg.get("type") in ("stop", "stop_limit"):
+                legs["stop_loss"] = leg.get("stop_price")
+                legs["stop_loss_limit"] = leg.get("limit_price")
+        if "take_profit" not in legs or "stop_loss" not in legs:
+            return None
+    prices = {k: body.get(k) for k in ("limit_price", "stop_price", "trail_price", "trail_percent")}
+    if body.get("type") == "trailing_stop":
+        prices["stop_price"] = None  # Alpaca reports the moving stop there; the request had none
+    try:
+        return OrderRequest(client_order_id=body["client_order_id"], symbol=body["symbol"], side=body["side"],
+                            qty=body["qty"], type=body["type"], time_in_force=body["time_in_force"],
+                            **{k: v for k, v in {**prices, **legs}.items() if v not in (None, "")})
+    except (KeyError, TypeError, ValueError):  # NtUserError is a ValueError
+        return None
 
 
 def legs_from_alpaca(body: Any) -> tuple[BrokerOrder, ...]:
@@ -620,3 +651,9 @@ class AlpacaBroker:
 
     async def account(self) -> Account:
         return account_from_alpaca(await self._json("GET", "/v2/account"))
+
+
+def create(host: Any) -> AlpacaBroker:
+    """The broker for ``host`` (its HTTP service and settings; keys from the environment): what a
+    ``BrokerSpec`` named ``alpaca`` calls."""
+    return AlpacaBroker(http=host.services.http, settings=host.settings)
