@@ -13,7 +13,7 @@ import datetime as dt
 import decimal
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "Account",
     "Broker",
     "BrokerOrder",
+    "BrokerSpec",
     "Fill",
     "IllegalTransition",
     "Order",
@@ -36,6 +37,7 @@ __all__ = [
     "OrderType",
     "Position",
     "TimeInForce",
+    "TradingState",
     "to_decimal",
 ]
 
@@ -67,6 +69,16 @@ class TimeInForce(enum.StrEnum):
     GTC = "gtc"
     IOC = "ioc"
     FOK = "fok"
+
+
+class TradingState(enum.StrEnum):
+    """Whether an account may trade: the kill switch and the reduce-only mode."""
+
+    ACTIVE = "active"
+    #: Only orders that reduce an existing position pass the risk gate.
+    REDUCING = "reducing"
+    #: Open orders are cancelled and new ones refused.
+    HALTED = "halted"
 
 
 class OrderStatus(enum.StrEnum):
@@ -368,6 +380,9 @@ class BrokerOrder:
     avg_fill_price: decimal.Decimal | None = None
     reason: str | None = None
     fills: tuple[Fill, ...] = ()
+    #: The order as the broker holds it, when the broker says (symbol, side, quantity, type...):
+    #: what reconciliation needs to adopt an order placed outside the system.
+    request: OrderRequest | None = None
 
 
 @runtime_checkable
@@ -401,3 +416,15 @@ class Broker(Protocol):
 
     async def account(self) -> Account:
         ...
+
+
+@attrs.frozen(kw_only=True)
+class BrokerSpec:
+    """What ``nt_register_brokers`` registers: a named factory. ``create(host)`` builds the broker
+    from the host's services (storage, market data, HTTP) and settings."""
+
+    name: str
+    summary: str
+    #: True when its orders move real money.
+    live: bool = False
+    create: Callable[[Any], Broker] = attrs.field(repr=False)
