@@ -1,0 +1,349 @@
+"""The paper broker: the embedded default. Its book lives in the database (``paper_orders``), so it
+survives restarts, and it fills from market data only, so the same prices give the same fills.
+
+* A **market** order fills at once at the latest quote, the ask when buying and the bid when
+  selling (the last trade when the side's price is missing), moved against the order by the
+  slippage model; with no quote it waits for the next price (:meth:`PaperBroker.process_market`).
+* **limit / stop / stop-limit / trailing-stop** orders are checked against each later price
+  (:meth:`process_market`, one :class:`MarketTick` per symbol: a quote or a bar):
+
+  - a buy limit fills when the ask (a bar's low) reaches the limit, at the better of the two
+    (a bar opening through the limit fills at its open); a sell limit mirrors it;
+  - a stop triggers when the ask (a bar's high) reaches the stop for a buy, the bid (a bar's low)
+    for a sell, and then fills like a market order (a bar gapping through fills at its open);
+  - a stop-limit becomes its limit when triggered;
+  - a trailing stop follows the best price since it was placed (the highest bid for a sell, the
+    lowest ask for a buy) by ``trail_price`` or ``trail_percent`` and triggers like a stop; on bars
+    the stop from the earlier bars is tested before the bar moves it.
+* ``ioc`` / ``fok`` orders that cannot fill at once are cancelled. Orders fill whole (no volume
+  model). Bracket orders are refused: their legs are not simulated yet.
+* Commission: ``commission_per_share`` x qty plus ``commission_bps`` of the notional, at least
+  ``commission_min``, rounded to the cent. Slippage: ``slippage_bps`` against the order on market and triggered-stop
+  fills. Fill prices are rounded to ``price_increment``, against the order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from neural_trader.domain.orders import (
+    Account,
+    BrokerOrder,
+    Fill,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    TimeInForce,
+)
+from neural_trader.errors import NtNotFound, NtUserError
+from neural_trader.services.orders import PriceRef, PriceSource
+from neural_trader.services.storage import Storage
+from neural_trader.services.tables import utcnow
+from neural_trader.services.tables_orders import PaperOrderRow
+
+__all__ = ["MarketTick", "PaperBroker"]
+
+D = decimal.Decimal
+_OPEN = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
+@attrs.frozen(kw_only=True)
+class MarketTick:
+    """One price of one symbol: a quote (bid / ask / last) or a bar (open / high / low / close)."""
+
+    symbol: str
+    time: dt.datetime
+    bid: D | None = None
+    ask: D | None = None
+    last: D | None = None
+    open: D | None = None
+    high: D | None = None
+    low: D | None = None
+    close: D | None = None
+
+    @property
+    def is_bar(self) -> bool:
+        return self.high is not None and self.low is not None
+
+    @classmethod
+    def from_bar(cls, symbol: str, time: dt.datetime, open: Any, high: Any, low: Any, close: Any) -> MarketTick:
+        return cls(symbol=symbol, time=time, open=_d(open), high=_d(high), low=_d(low), close=_d(close),
+                   last=_d(close))
+
+    @classmethod
+    def from_quote(cls, symbol: str, time: dt.datetime, ref: PriceRef) -> MarketTick:
+        return cls(symbol=symbol, time=time, bid=ref.bid, ask=ref.ask, last=ref.last)
+
+    def near(self, side: OrderSide) -> D | None:
+        """A quote's price for ``side`` (ask to buy, bid to sell, else the last trade)."""
+        price = self.ask if side is OrderSide.BUY else self.bid
+        return price if price is not None else self.last
+
+
+def _d(value: Any) -> D:
+    return value if isinstance(value, D) else D(repr(value)) if isinstance(value, float) else D(value)
+
+
+def _request(data: dict[str, Any]) -> OrderRequest:
+    return OrderRequest(**{k: v for k, v in data.items() if v is not None})
+
+
+class PaperBroker:
+    """A simulated broker on the host's database; see the module docstring."""
+
+    live = False
+
+    def __init__(self, storage: Storage, *, name: str = "paper", quotes: PriceSource | None = None,
+                 initial_cash: D = D(100_000), slippage_bps: D = D(0), commission_per_share: D = D(0),
+                 commission_bps: D = D(0), commission_min: D = D(0), price_increment: D = D("0.0001"),
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.storage = storage
+        self.name = name
+        self.quotes = quotes
+        self.initial_cash = D(initial_cash)
+        self.slippage_bps = D(slippage_bps)
+        self.commission_per_share = D(commission_per_share)
+        self.commission_bps = D(commission_bps)
+        self.commission_min = D(commission_min)
+        self.price_increment = D(price_increment)
+        self.clock = clock
+
+    # -- the Broker protocol ---------------------------------------------------------------------------
+    async def submit(self, request: OrderRequest) -> BrokerOrder:
+        if request.is_bracket:
+            raise NtUserError("the paper broker does not simulate bracket orders yet; send the entry and its "
+                              "exits as separate orders")
+        now = self.clock()
+        broker_order_id = "paper-" + hashlib.sha256(f"{self.name}:{request.client_order_id}".encode()).hexdigest()[:20]
+        try:
+            with self.storage.session() as session:
+                session.add(PaperOrderRow(
+                    broker=self.name, client_order_id=request.client_order_id, broker_order_id=broker_order_id,
+                    request=request.fingerprint(), status=OrderStatus.ACCEPTED.value, filled_qty=D(0),
+                    fills=[], created_at=now, updated_at=now))
+        except IntegrityError:
+            # The same client order id again: the order it already is, never a second one.
+            found = await self.lookup(request.client_order_id)
+            if found is None:
+                raise
+            return found
+        tick = None
+        if self.quotes is not None:
+            ref = await self.quotes(request.symbol)
+            if ref is not None:
+                tick = MarketTick.from_quote(request.symbol, now, ref)
+        with self.storage.session(write=True) as session:
+            row = self._row(session, request.client_order_id)
+            self._evaluate(row, tick, now, immediate=True)
+            session.add(row)
+            return self._answer(row)
+
+    async def lookup(self, client_order_id: str) -> BrokerOrder | None:
+        with self.storage.session() as session:
+            row = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+                                                           PaperOrderRow.client_order_id == client_order_id)).first()
+        return None if row is None else self._answer(row)
+
+    async def cancel(self, client_order_id: str) -> BrokerOrder:
+        with self.storage.session(write=True) as session:
+            row = self._row(session, client_order_id)
+            if row.status in _OPEN:
+                row.status, row.updated_at = OrderStatus.CANCELED.value, self.clock()
+                session.add(row)
+            return self._answer(row)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        with self.storage.session() as session:
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+                                                            col(PaperOrderRow.status).in_(_OPEN))
+                                .order_by(col(PaperOrderRow.id))).all()
+        return [self._answer(r) for r in rows]
+
+    async def positions(self) -> list[Position]:
+        return list(self._book()[0].values())
+
+    async def account(self) -> Account:
+        positions, cash, marks = self._book()
+        equity = cash + sum((p.qty * marks[s] for s, p in positions.items()), D(0))
+        return Account(broker=self.name, cash=cash, equity=equity, buying_power=cash)
+
+    # -- prices ----------------------------------------------------------------------------------------
+    async def process_market(self, ticks: Iterable[MarketTick]) -> list[BrokerOrder]:
+        """Check every working order against the new prices (one tick per symbol, in order); the
+        orders that changed, as they now stand."""
+        by_symbol: dict[str, list[MarketTick]] = {}
+        for tick in ticks:
+            by_symbol.setdefault(tick.symbol, []).append(tick)
+        changed: list[BrokerOrder] = []
+        with self.storage.session(write=True) as session:
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+                                                            col(PaperOrderRow.status).in_(_OPEN))
+                                .order_by(col(PaperOrderRow.id))).all()
+            for row in rows:
+                before = (row.status, row.triggered, row.trail_anchor)
+                for tick in by_symbol.get(row.request["symbol"], ()):
+                    if row.status not in _OPEN:
+                        break
+                    self._evaluate(row, tick, tick.time, immediate=False)
+                if (row.status, row.triggered, row.trail_anchor) != before:
+                    session.add(row)
+                    if row.status != before[0]:
+                        changed.append(self._answer(row))
+        return changed
+
+    # -- the simulation ----------------------------------------------------------------------------------
+    def _evaluate(self, row: PaperOrderRow, tick: MarketTick | None, now: dt.datetime, *, immediate: bool) -> None:
+        request = _request(row.request)
+        price = None if tick is None else self._fill_price(row, request, tick)
+        if price is not None:
+            self._fill(row, request, price, now)
+        elif immediate and request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            row.status, row.reason = OrderStatus.CANCELED.value, "ioc/fok: not fillable at once"
+        row.updated_at = now
+
+    def _fill_price(self, row: PaperOrderRow, request: OrderRequest, tick: MarketTick) -> D | None:
+        side = request.side
+        buy = side is OrderSide.BUY
+        kind = request.type
+        if kind is OrderType.MARKET:
+            ref = tick.open if tick.is_bar else tick.near(side)
+            return None if ref is None else self._slipped(ref, side)
+        if kind is OrderType.TRAILING_STOP:
+            return self._trailing(row, request, tick)
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not row.triggered:
+            stop = request.stop_price
+            assert stop is not None
+            if tick.is_bar:
+                assert tick.high is not None and tick.low is not None and tick.open is not None
+                hit = tick.high >= stop if buy else tick.low <= stop
+                at = max(tick.open, stop) if buy else min(tick.open, stop)
+            else:
+                near = tick.near(side)
+                if near is None:
+                    return None
+                hit = near >= stop if buy else near <= stop
+                at = near
+            if not hit:
+                return None
+            row.triggered = True
+            if kind is OrderType.STOP:
+                return self._slipped(at, side)
+            limit = request.limit_price
+            assert limit is not None
+            if (at <= limit) if buy else (at >= limit):
+                return self._rounded(at, side)
+            return None
+        limit = request.limit_price
+        assert limit is not None
+        if tick.is_bar:
+            assert tick.high is not None and tick.low is not None and tick.open is not None
+            if buy and tick.low <= limit:
+                return self._rounded(min(tick.open, limit), side)
+            if not buy and tick.high >= limit:
+                return self._rounded(max(tick.open, limit), side)
+            return None
+        near = tick.near(side)
+        if near is None:
+            return None
+        if (near <= limit) if buy else (near >= limit):
+            return self._rounded(near, side)
+        return None
+
+    def _trailing(self, row: PaperOrderRow, request: OrderRequest, tick: MarketTick) -> D | None:
+        buy = request.side is OrderSide.BUY
+
+        def stop_of(anchor: D) -> D:
+            if request.trail_price is not None:
+                return anchor + request.trail_price if buy else anchor - request.trail_price
+            assert request.trail_percent is not None
+            share = request.trail_percent / 100
+            return anchor * (1 + share) if buy else anchor * (1 - share)
+
+        if tick.is_bar:
+            assert tick.high is not None and tick.low is not None and tick.open is not None
+            if row.trail_anchor is not None:
+                stop = stop_of(row.trail_anchor)
+                if (tick.high >= stop) if buy else (tick.low <= stop):
+                    return self._slipped(max(tick.open, stop) if buy else min(tick.open, stop), request.side)
+            best = tick.low if buy else tick.high
+        else:
+            # A sell trails the bid (what it would get), a buy the ask.
+            near = tick.near(request.side)
+            if near is None:
+                return None
+            if row.trail_anchor is not None:
+                stop = stop_of(row.trail_anchor)
+                if (near >= stop) if buy else (near <= stop):
+                    return self._slipped(near, request.side)
+            best = near
+        anchor = row.trail_anchor
+        if anchor is None or (best < anchor if buy else best > anchor):
+            row.trail_anchor = best
+        return None
+
+    def _slipped(self, price: D, side: OrderSide) -> D:
+        return self._rounded(price * (1 + side.sign * self.slippage_bps / 10_000), side)
+
+    def _rounded(self, price: D, side: OrderSide) -> D:
+        rounding = decimal.ROUND_CEILING if side is OrderSide.BUY else decimal.ROUND_FLOOR
+        return price.quantize(self.price_increment, rounding=rounding)
+
+    def _commission(self, qty: D, price: D) -> D:
+        fee = self.commission_per_share * qty + price * qty * self.commission_bps / 10_000
+        return max(fee, self.commission_min).quantize(D("0.01"), rounding=decimal.ROUND_HALF_EVEN)
+
+    def _fill(self, row: PaperOrderRow, request: OrderRequest, price: D, now: dt.datetime) -> None:
+        qty = request.qty - row.filled_qty
+        fills = list(row.fills)
+        fills.append({"fill_id": f"{row.broker_order_id}-{len(fills) + 1}", "qty": format(qty, "f"),
+                      "price": format(price, "f"), "commission": format(self._commission(qty, price), "f"),
+                      "time": now.isoformat()})
+        paid = (row.avg_fill_price or D(0)) * row.filled_qty + price * qty
+        row.filled_qty += qty
+        row.avg_fill_price = paid / row.filled_qty
+        row.fills = fills
+        row.status = OrderStatus.FILLED.value
+
+    # -- the book ----------------------------------------------------------------------------------------
+    def _row(self, session: Any, client_order_id: str) -> PaperOrderRow:
+        row: PaperOrderRow | None = session.exec(
+            select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+                                        PaperOrderRow.client_order_id == client_order_id)).first()
+        if row is None:
+            raise NtNotFound(f"the paper broker {self.name!r} has no order {client_order_id!r}")
+        return row
+
+    def _fills_of(self, row: PaperOrderRow) -> tuple[Fill, ...]:
+        side = row.request["side"]
+        return tuple(Fill(fill_id=f["fill_id"], client_order_id=row.client_order_id, symbol=row.request["symbol"],
+                          side=side, qty=D(f["qty"]), price=D(f["price"]), commission=D(f["commission"]),
+                          time=dt.datetime.fromisoformat(f["time"])) for f in row.fills)
+
+    def _answer(self, row: PaperOrderRow) -> BrokerOrder:
+        return BrokerOrder(client_order_id=row.client_order_id, broker_order_id=row.broker_order_id,
+                           status=row.status, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
+                           reason=row.reason, fills=self._fills_of(row), request=_request(row.request))
+
+    def _book(self) -> tuple[dict[str, Position], D, dict[str, D]]:
+        with self.storage.session() as session:
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name)
+                                .order_by(col(PaperOrderRow.id))).all()
+        fills = sorted((f for r in rows for f in self._fills_of(r)), key=lambda f: (f.time, f.fill_id))
+        positions: dict[str, Position] = {}
+        marks: dict[str, D] = {}
+        cash = self.initial_cash
+        for fill in fills:
+            positions[fill.symbol] = positions.get(fill.symbol, Position(symbol=fill.symbol)).apply(fill)
+            marks[fill.symbol] = fill.price
+            cash -= fill.signed_qty * fill.price + fill.commission
+        return {s: p for s, p in positions.items() if p.qty != 0}, cash, marks
