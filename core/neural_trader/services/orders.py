@@ -98,16 +98,18 @@ class PriceRef:
 PriceSource = Callable[[str], Awaitable[PriceRef | None]]
 
 
-def quotes_from_market(market: Any) -> PriceSource:
+def quotes_from_market(market: Any, *, allow_synthetic: bool = False) -> PriceSource:
     """A :data:`PriceSource` over :class:`~neural_trader.market.service.MarketData` (its fallback
-    chain); a synthetic quote is not a price reference for real orders, so it counts only when
-    ``market`` is asked for by name elsewhere (the paper broker may use it)."""
+    chain). The chain ends in generated data: a synthetic quote counts as no quote (``None``) unless
+    ``allow_synthetic`` (a paper account trading on synthetic data may want it)."""
 
     def dec(value: float | None) -> D | None:
         return None if value is None else D(repr(value))
 
     async def quote(symbol: str) -> PriceRef | None:
         q = await market.quote(symbol)
+        if q.synthetic and not allow_synthetic:
+            return None
         return PriceRef(bid=dec(q.bid), ask=dec(q.ask), last=dec(q.last))
 
     return quote
