@@ -69,6 +69,13 @@ class NtCrossFieldError(NtValidationError):
     type = "unprocessable"
 
 
+class NtConfirmationRequired(NtUserError):
+    """An operation that acts for real (trades, cancels, halts) was called without ``confirm: true``.
+    Nothing ran; preview it, then call again with the confirmation."""
+
+    type = "confirmation_required"
+
+
 class NtLimitExceeded(NtUserError):
     """The request would cost more than a bound of the host allows (bars, combinations, splits ...).
     ``details`` names the bound, the asked value, the limit and the setting that raises it."""

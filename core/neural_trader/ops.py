@@ -27,6 +27,7 @@ import cattrs
 
 from neural_trader.errors import (
     NtCancelled,
+    NtConfirmationRequired,
     NtError,
     NtForbidden,
     NtNotFound,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_FRONTENDS",
+    "CONFIRM_FIELD",
     "CancelToken",
     "Context",
     "Identity",
@@ -181,6 +183,10 @@ class Operation:
     #: Example parameter objects (plain JSON). Shown in the docs, and the cross-frontend test calls
     #: every operation with its first example (or ``{}``) through the CLI, MCP and REST.
     examples: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    #: The operation acts (trades, cancels, halts): a caller must pass ``confirm: true``, which the
+    #: published input schema gains; the MCP server asks the person through elicitation when the
+    #: client supports it. A ``simulate`` / dry-run twin shows first what it would do.
+    confirm: bool = False
     plugin: str = ""
 
     @name.validator
@@ -215,7 +221,7 @@ class Operation:
     # -- schemas -----------------------------------------------------------------------------------
     @property
     def input_schema(self) -> dict[str, Any]:
-        return _schemas(self.params)[0]
+        return _schemas(self.params, self.confirm)[0]
 
     @property
     def output_schema(self) -> dict[str, Any]:
@@ -236,12 +242,18 @@ class Operation:
                                           "send {} for none"}]
             )
         check_plain_json(raw)
-        _, validator = _schemas(self.params)
+        _, validator = _schemas(self.params, self.confirm)
         problems = _problems(validator, raw)
         if problems:
             raise NtValidationError.from_problems(problems)
+        fields = dict(raw)
+        if self.confirm and fields.pop(CONFIRM_FIELD, False) is not True:
+            raise NtConfirmationRequired(
+                f"operation {self.name!r} acts for real ({self.summary.rstrip('.')}); pass "
+                f"{CONFIRM_FIELD}: true (CLI --{CONFIRM_FIELD}) to go ahead, after previewing it if it has a "
+                "simulate or dry-run twin")
         try:
-            return wire.structure(dict(raw), self.params)
+            return wire.structure(fields, self.params)
         except (cattrs.BaseValidationError, ValueError, TypeError, OverflowError) as exc:
             raise NtValidationError.from_problems(problems_from_exception(exc)) from None
 
@@ -288,9 +300,21 @@ def _is_async(handler: Any) -> bool:
     return inspect.iscoroutinefunction(handler)
 
 
+#: The parameter a ``confirm=True`` operation gains: it must be ``true`` for the operation to run.
+CONFIRM_FIELD = "confirm"
+
+
 @functools.cache
-def _schemas(cls: type) -> tuple[dict[str, Any], Any]:
+def _schemas(cls: type, confirm: bool = False) -> tuple[dict[str, Any], Any]:
     schema = schema_for(cls)
+    if confirm:
+        if CONFIRM_FIELD in schema.get("properties", {}):
+            raise TypeError(f"{cls.__name__} has its own {CONFIRM_FIELD!r} field; the operation's confirm=True "
+                            "adds that parameter itself")
+        schema = {**schema, "properties": {**schema.get("properties", {}), CONFIRM_FIELD: {
+            "type": "boolean", "default": False,
+            "description": "must be true: this operation acts for real (trades, cancels, halts); preview it "
+                           "first where a simulate or dry-run twin exists"}}}
     return schema, _validator_class()(schema)
 
 

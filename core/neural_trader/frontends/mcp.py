@@ -49,8 +49,9 @@ from mcp.shared.exceptions import MCPError
 
 from neural_trader import __version__
 from neural_trader.domain.media import Image
-from neural_trader.errors import NtError, NtForbidden, NtUnauthorized
-from neural_trader.ops import Context, Identity, Operation, Scope, error_payload
+from neural_trader.errors import NtConfirmationRequired, NtError, NtForbidden, NtUnauthorized
+from neural_trader.ops import CONFIRM_FIELD, Context, Identity, Operation, Scope, error_payload
+from neural_trader.serde import clip
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -259,12 +260,19 @@ def build_server(
             nt_ctx = host.context(identity=resolve_identity(ctx), frontend="mcp", on_progress=pump)
         except Exception as exc:
             return _failure(exc, uuid.uuid4().hex[:16])
+        arguments = params.arguments
+        if tool.op.confirm and nt_ctx.identity.allows(tool.op.scope) \
+                and (arguments or {}).get(CONFIRM_FIELD) is not True and _can_elicit(ctx):
+            arguments = await _confirmed(ctx, tool.op, arguments)
+            if arguments is None:
+                return _failure(NtConfirmationRequired(
+                    f"the person declined {tool.op.name}; nothing ran"), nt_ctx.request_id)
         if pump is None:
-            return await _run(tool, params.arguments, nt_ctx)  # the fast path: no helper tasks
+            return await _run(tool, arguments, nt_ctx)  # the fast path: no helper tasks
         async with anyio.create_task_group() as tg:
             tg.start_soon(pump.run)
             try:
-                answer = await _run(tool, params.arguments, nt_ctx)
+                answer = await _run(tool, arguments, nt_ctx)
             finally:
                 pump.close()  # the pump drains: every notification precedes the result
         return answer
@@ -278,6 +286,33 @@ def build_server(
         on_call_tool=call_tool,  # type: ignore[arg-type]
     )
     return server
+
+
+# -- confirmation of operations that act -------------------------------------------------------------
+def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
+    capabilities = getattr(ctx.session, "client_capabilities", None)
+    return getattr(capabilities, "elicitation", None) is not None
+
+
+async def _confirmed(ctx: ServerRequestContext[Any, Any], op: Operation,
+                     arguments: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Ask the person (MCP elicitation) whether ``op`` may run with ``arguments``: the arguments with
+    ``confirm: true`` if they accept, ``None`` if they decline, cancel, or the question fails."""
+    shown = clip(json.dumps(arguments or {}, default=str, sort_keys=True), 600)
+    message = (f"{op.summary.rstrip('.')}: the agent asks to run {op.name} with {shown}. "
+               "This acts for real. Go ahead?")
+    schema = {"type": "object", "required": [CONFIRM_FIELD],
+              "properties": {CONFIRM_FIELD: {"type": "boolean", "title": "Go ahead",
+                                             "description": f"run {op.name} now"}}}
+    try:
+        answer = await ctx.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+    except Exception:  # no back-channel, a client error: not a yes
+        log.debug("could not ask the person to confirm %s", op.name, exc_info=True)
+        return None
+    if answer.action != "accept" or not isinstance(answer.content, Mapping) \
+            or answer.content.get(CONFIRM_FIELD) is not True:
+        return None
+    return {**(arguments or {}), CONFIRM_FIELD: True}
 
 
 async def _run(tool: _Tool, arguments: dict[str, Any] | None, ctx: Context) -> dict[str, Any]:
@@ -450,16 +485,18 @@ def serve_http(host: Host, *, host_addr: str = "127.0.0.1", port: int,
 
 # -- in-process client -----------------------------------------------------------------------------
 @asynccontextmanager
-async def in_memory_client(host: Host, *, identity: Identity | None = None) -> AsyncIterator[ClientSession]:
+async def in_memory_client(host: Host, *, identity: Identity | None = None,
+                           elicitation_callback: Any = None) -> AsyncIterator[ClientSession]:
     """A :class:`ClientSession`, initialized, talking JSON-RPC to this host's MCP server in memory.
 
     For tests and plugin authors: ``async with in_memory_client(host) as s: await s.list_tools()``.
-    Calls run as ``identity`` (default :meth:`Identity.local`).
+    Calls run as ``identity`` (default :meth:`Identity.local`). ``elicitation_callback`` answers the
+    server's questions (the confirmation of operations that act) as a person would.
     """
     from mcp import Client
 
     server = build_server(host, identity=identity)
-    async with Client(server, mode="legacy", cache=None) as client:
+    async with Client(server, mode="legacy", cache=None, elicitation_callback=elicitation_callback) as client:
         yield client.session
 
 
