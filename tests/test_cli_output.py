@@ -223,3 +223,10 @@ def test_a_busy_port_is_refused_before_listening(command: list[str]) -> None:
     assert result.returncode == 5, result.stderr
     assert f"port {port}" in result.stderr and "--port" in result.stderr and "already in use" in result.stderr
     assert "http://" not in result.stderr + result.stdout
+
+
+def test_a_plain_unit_inherits_nothing_from_the_object_around_it() -> None:
+    from neural_trader_cli.render import unit_of
+
+    assert unit_of("percentile", {"type": "number", "format": "plain"}, "fraction") is None
+    assert unit_of("p50", {"type": "number"}, "fraction") == "fraction"

@@ -67,7 +67,7 @@ def param(
     pattern: str | None = None,
     pattern_hint: str | None = None,
     item_pattern: str | None = None,
-    unit: typing.Literal["fraction", "money", "bps"] | None = None,
+    unit: typing.Literal["fraction", "money", "bps", "plain"] | None = None,
     examples: Sequence[Any] | None = None,
     secret: bool = False,
 ) -> Any:
@@ -79,8 +79,9 @@ def param(
     regular expression (it is published as the schema annotation ``x-pattern-hint``).
     ``item_pattern`` is the pattern every item of a list of strings must match (``pattern_hint`` then
     describes an item). ``unit`` says what a number measures, as the schema ``format``: a
-    ``fraction`` (0.05 is 5 %), ``money`` (in the account's currency) or ``bps``; the CLI prints it
-    so (``5.00%``, ``-1,355.12``, ``12 bps``).
+    ``fraction`` (0.05 is 5 %), ``money`` (in the account's currency), ``bps``, or ``plain`` (its own
+    unit, such as a percentile from 0 to 100: it takes none from the object around it); the CLI
+    prints it so (``5.00%``, ``-1,355.12``, ``12 bps``, ``48.4``).
     """
     validators: list[Callable[..., Any]] = []
     for bound, op in ((ge, attrs.validators.ge), (gt, attrs.validators.gt), (le, attrs.validators.le),

@@ -31,7 +31,8 @@ import click
 FRACTION, MONEY, BPS = "fraction", "money", "bps"
 
 #: Schema ``format`` values that set a number's unit (``attrs.field(metadata={"format": "fraction"})``).
-FORMATS = {FRACTION: FRACTION, "percent": FRACTION, MONEY: MONEY, BPS: BPS}
+#: ``plain`` is a number that is its own unit (a percentile 0-100, a score): it inherits nothing.
+FORMATS: dict[str, str | None] = {FRACTION: FRACTION, "percent": FRACTION, MONEY: MONEY, BPS: BPS, "plain": None}
 
 #: Units of fields that declare none, by the field name's last word (``trade_return``, ``atr_pct``)
 #: or its ending (``trade_win_rate``). Fractions are shares of one: 0.12 prints as 12.00%.

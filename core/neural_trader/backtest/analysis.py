@@ -42,18 +42,18 @@ class Trend:
     sma20: float | None
     sma50: float | None
     sma200: float | None
-    close_vs_sma50: float | None = param(description="close / SMA(50) - 1")
-    close_vs_sma200: float | None = param(description="close / SMA(200) - 1")
-    slope_annualized: float | None = param(description="least-squares slope of log close over 63 bars, per year")
+    close_vs_sma50: float | None = param(unit="fraction", description="close / SMA(50) - 1")
+    close_vs_sma200: float | None = param(unit="fraction", description="close / SMA(200) - 1")
+    slope_annualized: float | None = param(unit="fraction", description="least-squares slope of log close over 63 bars, per year")
     cross: str | None = param(description="golden or death cross of SMA(50) and SMA(200) in the last 20 bars")
 
 
 @attrs.frozen(kw_only=True)
 class Volatility:
-    annualized_20: float | None = param(description="standard deviation of log returns over 20 bars, annualised")
-    annualized_63: float | None = param(description="the same over 63 bars")
+    annualized_20: float | None = param(unit="fraction", description="standard deviation of log returns over 20 bars, annualised")
+    annualized_63: float | None = param(unit="fraction", description="the same over 63 bars")
     atr_pct: float | None = param(description="ATR(14) / close")
-    percentile: float | None = param(description="where the 20-bar volatility ranks among its values in the data (0-100)")
+    percentile: float | None = param(unit="plain", description="where the 20-bar volatility ranks among its values in the data (0-100)")
     regime: str = param(description="low, normal or high (percentile below 33, 33-67, above 67)")
 
 
@@ -65,8 +65,8 @@ class Indicators:
     macd_signal: float | None
     macd_hist: float | None = param(description="MACD - signal: > 0 bullish momentum")
     bollinger_pct_b: float | None = param(description="(close - lower band) / (upper - lower), 20 bars, 2 sd")
-    from_high: float | None = param(description="close / highest close of the last 252 bars - 1")
-    from_low: float | None = param(description="close / lowest close of the last 252 bars - 1")
+    from_high: float | None = param(unit="fraction", description="close / highest close of the last 252 bars - 1")
+    from_low: float | None = param(unit="fraction", description="close / lowest close of the last 252 bars - 1")
 
 
 @attrs.frozen(kw_only=True)
