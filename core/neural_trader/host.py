@@ -176,7 +176,7 @@ class Host:
         if self._services is None:
             from neural_trader.services import Services
 
-            self._services = Services(self.settings, migration_branches=self.migration_branches)
+            self._services = Services(self.settings, migration_branches=self.migration_branches, host=self)
         return self._services
 
     def start(self) -> None:

@@ -1,4 +1,5 @@
-"""Services operations use: storage (SQLModel), cache (memory/Redis), API keys, outbound HTTP.
+"""Services operations use: storage (SQLModel), cache (memory/Redis), API keys, outbound HTTP, the
+audit log and trading (the order managers).
 
 Each is built lazily on first use, so a CLI ``--help`` or an operation that needs none of them
 never opens a database.
@@ -7,23 +8,30 @@ never opens a database.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from neural_trader.host import Host
+    from neural_trader.services.audit import AuditLog
     from neural_trader.services.branches import MigrationBranch
     from neural_trader.services.cache import Cache
     from neural_trader.services.http import HttpService
     from neural_trader.services.keys import KeyStore
     from neural_trader.services.storage import Storage
+    from neural_trader.services.trading import Trading
     from neural_trader.settings import Settings
 
 
 class Services:
     """The services of one host, created on first use and closed with the host."""
 
-    def __init__(self, settings: Settings, *, migration_branches: Iterable[MigrationBranch] = ()) -> None:
+    def __init__(self, settings: Settings, *, migration_branches: Iterable[MigrationBranch] = (),
+                 host: Host | None = None) -> None:
         self.settings = settings
+        # Trading builds brokers from the host's registries; weak, so the services never keep it alive.
+        self._host = None if host is None else weakref.ref(host)
         #: The plugins' tables: storage migrates them with the core's.
         self.migration_branches = tuple(migration_branches)
         self._lock = threading.Lock()
@@ -31,6 +39,8 @@ class Services:
         self._cache: Cache | None = None
         self._keys: KeyStore | None = None
         self._http: HttpService | None = None
+        self._audit: AuditLog | None = None
+        self._trading: Trading | None = None
 
     @property
     def storage(self) -> Storage:
@@ -70,6 +80,32 @@ class Services:
                 self._keys = KeyStore(storage)
             return self._keys
 
+    @property
+    def audit(self) -> AuditLog:
+        """The hash-chained audit log (:mod:`neural_trader.services.audit`) under the configured secret."""
+        storage = self.storage
+        with self._lock:
+            if self._audit is None:
+                from neural_trader.services.audit import AuditLog
+
+                self._audit = AuditLog.from_settings(storage, self.settings)
+            return self._audit
+
+    @property
+    def trading(self) -> Trading:
+        """The host's order managers, one per (broker, account) (:mod:`neural_trader.services.trading`)."""
+        host = None if self._host is None else self._host()
+        with self._lock:
+            if self._trading is None:
+                if host is None:
+                    from neural_trader.errors import NtUnavailable
+
+                    raise NtUnavailable("trading needs the host's brokers: these services were built without a host")
+                from neural_trader.services.trading import Trading
+
+                self._trading = Trading(host)
+            return self._trading
+
     def describe(self) -> dict[str, Any]:
         """Backends in use, without opening anything that is not open yet."""
         from neural_trader.settings import _mask_url
@@ -82,7 +118,12 @@ class Services:
 
     def close(self) -> None:
         with self._lock:
+            trading, self._trading = self._trading, None
+        if trading is not None:
+            trading.close()  # first: it stops its loop before the database and HTTP go
+        with self._lock:
             for service in (self._http, self._cache, self._storage):
                 if service is not None:
                     service.close()
             self._storage = self._cache = self._keys = self._http = None
+            self._audit = None

@@ -27,7 +27,7 @@ import datetime as dt
 import decimal
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -48,8 +48,15 @@ from neural_trader.domain.orders import (
     Position,
     TradingState,
 )
-from neural_trader.errors import NtConflict, NtError, NtNotFound, NtUnavailable
-from neural_trader.services.risk_gate import RiskContext, RiskGate, RiskLimits, RiskRejection
+from neural_trader.errors import NtConflict, NtError, NtNotFound, NtUnavailable, NtUserError
+from neural_trader.services.risk_gate import (
+    RejectCode,
+    RiskContext,
+    RiskGate,
+    RiskLimits,
+    RiskRejection,
+    order_price,
+)
 from neural_trader.services.storage import Storage
 from neural_trader.services.tables import utcnow
 from neural_trader.services.tables_orders import (
@@ -273,6 +280,12 @@ class OrderManager:
         return [Position(symbol=r.symbol, qty=r.qty, avg_price=r.avg_price, realized_pnl=r.realized_pnl)
                 for r in rows]
 
+    def marks(self) -> dict[str, D | None]:
+        """The latest price of each held symbol the manager knows (its last fill), by symbol."""
+        with self.storage.session() as session:
+            rows = session.exec(select(PositionRow).where(PositionRow.account == self.account)).all()
+        return {r.symbol: r.last_price for r in rows}
+
     def fills(self) -> list[Fill]:
         with self.storage.session() as session:
             rows = session.exec(select(FillRow).where(FillRow.account == self.account)
@@ -380,25 +393,43 @@ class OrderManager:
                            recent_orders=int(recent_orders), recent_strategy_orders=int(recent_strategy),
                            quote=near)
 
+    def _check(self, session: Session, account: TradingAccountRow, request: OrderRequest, quote: PriceRef | None,
+               now: dt.datetime, *, extra_gross: D = D(0)) -> RiskRejection | None:
+        context = self._context(session, account, request, quote, now)
+        if extra_gross:
+            context = attrs.evolve(context, gross_exposure=context.gross_exposure + extra_gross)
+        limit_rows = session.exec(select(RiskLimitRow).where(
+            RiskLimitRow.account == self.account,
+            col(RiskLimitRow.strategy).in_(["", request.strategy or ""]))).all()
+        return self.gate.check(request, context, [_limits_of(r) for r in limit_rows])
+
+    def _new_row(self, request: OrderRequest, fingerprint: dict[str, Any], *, actor: str,
+                 rejection: RiskRejection | None, replaces: str | None, now: dt.datetime) -> OrderRow:
+        status = OrderStatus.REJECTED if rejection else OrderStatus.NEW
+        return OrderRow(
+            client_order_id=request.client_order_id, account=self.account, broker=self.broker.name,
+            symbol=request.symbol, side=request.side.value, qty=request.qty, type=request.type.value,
+            time_in_force=request.time_in_force.value, status=status.value, filled_qty=D(0),
+            reason_code=rejection.code.value if rejection else None,
+            reason=rejection.message[:500] if rejection else None, fingerprint=fingerprint,
+            strategy=request.strategy, owner=actor[:200], replaces=replaces, created_at=now, updated_at=now,
+            **{name: getattr(request, name) for name in _PRICE_FIELDS})
+
+    @staticmethod
+    def _arrival(request: OrderRequest, quote: PriceRef | None) -> dict[str, D | None] | None:
+        # The market when the order arrived, kept in its audit record: execution analytics measure
+        # slippage against it.
+        if quote is None:
+            return None
+        return {"bid": quote.bid, "ask": quote.ask, "last": quote.last, "price": quote.for_side(request.side)}
+
     def _admit(self, request: OrderRequest, fingerprint: dict[str, Any], *, actor: str, quote: PriceRef | None,
                replaces: str | None) -> tuple[Order, bool]:
         now = self.clock()
         with self.storage.session(write=True) as session:
             account = self._lock_account(session)
-            context = self._context(session, account, request, quote, now)
-            limit_rows = session.exec(select(RiskLimitRow).where(
-                RiskLimitRow.account == self.account,
-                col(RiskLimitRow.strategy).in_(["", request.strategy or ""]))).all()
-            rejection: RiskRejection | None = self.gate.check(request, context, [_limits_of(r) for r in limit_rows])
-            status = OrderStatus.REJECTED if rejection else OrderStatus.NEW
-            row = OrderRow(
-                client_order_id=request.client_order_id, account=self.account, broker=self.broker.name,
-                symbol=request.symbol, side=request.side.value, qty=request.qty, type=request.type.value,
-                time_in_force=request.time_in_force.value, status=status.value, filled_qty=D(0),
-                reason_code=rejection.code.value if rejection else None,
-                reason=rejection.message[:500] if rejection else None, fingerprint=fingerprint,
-                strategy=request.strategy, owner=actor[:200], replaces=replaces, created_at=now, updated_at=now,
-                **{name: getattr(request, name) for name in _PRICE_FIELDS})
+            rejection = self._check(session, account, request, quote, now)
+            row = self._new_row(request, fingerprint, actor=actor, rejection=rejection, replaces=replaces, now=now)
             session.add(row)
             session.flush()  # the unique client order id decides between racing duplicates here
             if replaces is not None:
@@ -406,8 +437,102 @@ class OrderManager:
                 old.replaced_by = request.client_order_id
                 session.add(old)
             self.audit.append(session, actor=actor, action="order.submit", target=request.client_order_id,
-                              payload=fingerprint, result=_state(row), at=now)
+                              payload=fingerprint, result={**_state(row), "arrival": self._arrival(request, quote)},
+                              at=now)
             return _order_of(row), rejection is not None
+
+    # -- previews and baskets ------------------------------------------------------------------------
+    async def simulate(self, request: OrderRequest, *, quote: PriceRef | None = None) -> tuple[RiskRejection | None,
+                                                                                               PriceRef | None]:
+        """What the risk gate would say about ``request`` now, and the quote it checked against
+        (``quote``, else the latest); nothing is stored, sent or recorded."""
+        if quote is None:
+            quote = await self._quote(request.symbol)
+        with self.storage.session() as session:
+            account = session.get(TradingAccountRow, self.account)
+            assert account is not None
+            rejection = self._check(session, account, request, quote, self.clock())
+            session.rollback()  # the check may have noted the day's starting equity: a preview keeps nothing
+        return rejection, quote
+
+    async def submit_many(self, requests: Sequence[OrderRequest], *, actor: str) -> tuple[list[Order], bool]:
+        """A basket, all or none: every order passes the risk gate in one transaction, each seeing the
+        orders of the basket before it (open quantity, order rate, gross exposure), before any is sent.
+        If one is rejected, every order of the basket is stored ``rejected`` (the others with reason
+        code ``basket``) and none reaches the broker. Returns the orders and whether they were admitted;
+        retrying the same basket returns the same orders."""
+        ids = [r.client_order_id for r in requests]
+        if not ids:
+            raise NtUserError("a basket needs at least one order")
+        if len(set(ids)) != len(ids):
+            raise NtUserError("every order of a basket needs its own client order id")
+        prints = [_fingerprint(r, account=self.account, broker=self.broker.name) for r in requests]
+        stored = [self._stored(coid, fp) for coid, fp in zip(ids, prints, strict=True)]
+        if all(o is not None for o in stored):
+            return [o for o in stored if o is not None], self._basket_admitted(ids)
+        if any(o is not None for o in stored):
+            used = [coid for coid, o in zip(ids, stored, strict=True) if o is not None]
+            raise NtConflict(f"client order ids {', '.join(used[:5])} are already used and the others are not: a "
+                             "basket is stored whole; use new client order ids for all of it",
+                             details={"used": used})
+        if not self.reconciled:
+            detail = self.last_reconcile.error if self.last_reconcile is not None else "it has not run yet"
+            raise NtUnavailable(f"trading is refused until reconciliation with broker {self.broker.name!r} "
+                                f"succeeds ({detail}); run the reconciliation again")
+        quotes = {s: await self._quote(s) for s in dict.fromkeys(r.symbol for r in requests)}
+        try:
+            orders, admitted = self._admit_many(requests, prints, actor=actor, quotes=quotes)
+        except IntegrityError:
+            again = [self._stored(coid, fp) for coid, fp in zip(ids, prints, strict=True)]
+            if any(o is None for o in again):
+                raise
+            return [o for o in again if o is not None], self._basket_admitted(ids)
+        if not admitted:
+            return orders, False
+        return [await self._send(order, actor=actor) for order in orders], True
+
+    def _basket_admitted(self, ids: Sequence[str]) -> bool:
+        """Whether a stored basket passed the gate (a broker's later refusal does not undo that)."""
+        gate = {code.value for code in RejectCode} | {"basket"}
+        return not any(self.reason_code(coid) in gate for coid in ids)
+
+    def _admit_many(self, requests: Sequence[OrderRequest], prints: Sequence[dict[str, Any]], *, actor: str,
+                    quotes: dict[str, PriceRef | None]) -> tuple[list[Order], bool]:
+        now = self.clock()
+        with self.storage.session(write=True) as session:
+            account = self._lock_account(session)
+            rows: list[OrderRow] = []
+            rejections: list[RiskRejection | None] = []
+            extra = D(0)
+            for request, fingerprint in zip(requests, prints, strict=True):
+                quote = quotes[request.symbol]
+                rejection = self._check(session, account, request, quote, now, extra_gross=extra)
+                price = order_price(request, quote.for_side(request.side) if quote is not None else None)
+                extra += request.qty * price if price is not None else D(0)
+                row = self._new_row(request, fingerprint, actor=actor, rejection=None, replaces=None, now=now)
+                session.add(row)
+                session.flush()  # later orders of the basket see this one as open
+                rows.append(row)
+                rejections.append(rejection)
+            first = next(((r, x) for r, x in zip(rows, rejections, strict=True) if x is not None), None)
+            if first is not None:
+                culprit, why = first
+                for row, rejection in zip(rows, rejections, strict=True):
+                    row.status = OrderStatus.REJECTED.value
+                    if rejection is not None:
+                        row.reason_code, row.reason = rejection.code.value, rejection.message[:500]
+                    else:
+                        row.reason_code = "basket"
+                        row.reason = (f"not sent: order {culprit.client_order_id} of the basket was rejected "
+                                      f"({why.code.value})")[:500]
+                    session.add(row)
+                session.flush()
+            for row, request, fingerprint in zip(rows, requests, prints, strict=True):
+                self.audit.append(session, actor=actor, action="order.submit", target=row.client_order_id,
+                                  payload={**fingerprint, "basket": [r.client_order_id for r in rows]},
+                                  result={**_state(row), "arrival": self._arrival(request, quotes[request.symbol])},
+                                  at=now)
+            return [_order_of(r) for r in rows], first is None
 
     async def _send(self, order: Order, *, actor: str) -> Order:
         try:
