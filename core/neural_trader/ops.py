@@ -187,6 +187,9 @@ class Operation:
     #: published input schema gains; the MCP server asks the person through elicitation when the
     #: client supports it. A ``simulate`` / dry-run twin shows first what it would do.
     confirm: bool = False
+    #: A boolean parameter that, when true, waives the confirmation: ``"dry_run"`` for an operation
+    #: that only acts when told not to dry-run (its preview needs no confirmation).
+    confirm_unless: str | None = None
     plugin: str = ""
 
     @name.validator
@@ -200,6 +203,19 @@ class Operation:
         for role, cls in (("params", self.params), ("result", self.result)):
             if not attrs.has(cls):
                 raise TypeError(f"operation {self.name!r}: {role} must be an attrs class, got {cls!r}")
+        if self.confirm_unless is not None:
+            field = attrs.fields_dict(self.params).get(self.confirm_unless)
+            if not self.confirm or field is None or field.type not in (bool, "bool"):
+                raise TypeError(f"operation {self.name!r}: confirm_unless must name a boolean parameter of "
+                                f"{self.params.__name__}, and needs confirm=True")
+
+    def waives_confirmation(self, raw: Mapping[str, Any] | None) -> bool:
+        """Whether these parameters need no confirmation (``confirm_unless`` names a flag that is true,
+        by the call or by its default)."""
+        if self.confirm_unless is None:
+            return False
+        value = (raw or {}).get(self.confirm_unless, _schemas(self.params)[0]["properties"][self.confirm_unless].get("default"))
+        return value is True
 
     # -- naming across frontends -----------------------------------------------------------------
     @property
@@ -247,7 +263,8 @@ class Operation:
         if problems:
             raise NtValidationError.from_problems(problems)
         fields = dict(raw)
-        if self.confirm and fields.pop(CONFIRM_FIELD, False) is not True:
+        confirmed = fields.pop(CONFIRM_FIELD, False) is True if self.confirm else True
+        if not confirmed and not self.waives_confirmation(fields):
             raise NtConfirmationRequired(
                 f"operation {self.name!r} acts for real ({self.summary.rstrip('.')}); pass "
                 f"{CONFIRM_FIELD}: true (CLI --{CONFIRM_FIELD}) to go ahead, after previewing it if it has a "

@@ -142,3 +142,36 @@ async def test_a_reader_is_refused_before_anyone_is_asked(host: Host) -> None:
         answer = await session.call_tool("test_act", {"symbol": "F", "confirm": True})
     assert answer.is_error and "needs scope 'trade'" in _text(answer)
     assert asked == [] and CALLS == []
+
+
+@attrs.frozen(kw_only=True)
+class PlanParams:
+    dry_run: bool = param(default=True, description="only say what would happen")
+
+
+def plan(params: PlanParams, ctx: Context) -> ActResult:
+    CALLS.append("dry" if params.dry_run else "real")
+    return ActResult(done="dry" if params.dry_run else "real")
+
+
+def test_a_dry_run_needs_no_confirmation_but_the_real_thing_does(tmp_path: Path) -> None:
+    class PlanPlugin:
+        name = "plan_test"
+
+        @hookimpl
+        def nt_register_operations(self, register: Any) -> None:
+            register(Operation(name="test.plan", summary="Plan, then maybe act.", params=PlanParams,
+                               result=ActResult, handler=plan, scope=Scope.TRADE, read_only=False,
+                               confirm=True, confirm_unless="dry_run"))
+
+    CALLS.clear()
+    with make_host(settings=load_settings(env={}, data_dir=tmp_path), plugins=[PlanPlugin()], strict=True) as h:
+        assert h.call("test.plan", {}) == {"done": "dry"}
+        assert h.call("test.plan", {"dry_run": True}) == {"done": "dry"}
+        with pytest.raises(NtConfirmationRequired):
+            h.call("test.plan", {"dry_run": False})
+        assert h.call("test.plan", {"dry_run": False, "confirm": True}) == {"done": "real"}
+    assert CALLS == ["dry", "dry", "real"]
+    with pytest.raises(TypeError, match="boolean parameter"):
+        Operation(name="test.bad", summary="x", params=ActParams, result=ActResult, handler=act, confirm=True,
+                  confirm_unless="symbol")

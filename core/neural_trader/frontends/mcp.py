@@ -262,7 +262,8 @@ def build_server(
             return _failure(exc, uuid.uuid4().hex[:16])
         arguments = params.arguments
         if tool.op.confirm and nt_ctx.identity.allows(tool.op.scope) \
-                and (arguments or {}).get(CONFIRM_FIELD) is not True and _can_elicit(ctx):
+                and (arguments or {}).get(CONFIRM_FIELD) is not True \
+                and not tool.op.waives_confirmation(arguments) and _can_elicit(ctx):
             arguments = await _confirmed(ctx, tool.op, arguments)
             if arguments is None:
                 return _failure(NtConfirmationRequired(

@@ -110,12 +110,12 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
                                             "dry_run false they are sent like trade.execute.",
         description="Target quantity = weight x equity / price, rounded toward zero to a lot; changes under "
                     "threshold x equity are skipped; sells come first. Orders are market orders with client "
-                    "order ids <rebalance_id>.<SYMBOL>. The operation can trade, so it needs confirm: true even "
-                    "for a dry run.",
+                    "order ids <rebalance_id>.<SYMBOL>. A dry run needs no confirmation; sending the orders "
+                    "(dry_run false) needs confirm: true.",
         params=api.RebalanceParams, result=api.RebalanceResult, handler=api.rebalance, scope=trade,
         read_only=False, destructive=True, idempotent=True, open_world=True, confirm=True,
-        examples=({"targets": {"AAPL": "0.5", "MSFT": "0.3"}, "prices": {"AAPL": "190", "MSFT": "400"},
-                   "confirm": True},),
+        confirm_unless="dry_run",
+        examples=({"targets": {"AAPL": "0.5", "MSFT": "0.3"}, "prices": {"AAPL": "190", "MSFT": "400"}},),
     ))
     register(Operation(
         name="risk.limits.get", summary="The risk limits of the account and of its strategies.",
