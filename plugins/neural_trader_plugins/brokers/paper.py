@@ -19,7 +19,9 @@ survives restarts, and it fills from market data only, so the same prices give t
   model). Bracket orders are refused: their legs are not simulated yet.
 * Commission: ``commission_per_share`` x qty plus ``commission_bps`` of the notional, at least
   ``commission_min``, rounded to the cent. Slippage: ``slippage_bps`` against the order on market and triggered-stop
-  fills. Fill prices are rounded to ``price_increment``, against the order.
+  fills (on every fill, limits included, with ``slip_limits``: the event-driven backtest's rule, which a
+  live strategy run replaying bars uses for parity). Fill prices are rounded to ``price_increment``,
+  against the order.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import attrs
@@ -106,7 +108,7 @@ class PaperBroker:
     def __init__(self, storage: Storage, *, name: str = "paper", quotes: PriceSource | None = None,
                  initial_cash: D = D(100_000), slippage_bps: D = D(0), commission_per_share: D = D(0),
                  commission_bps: D = D(0), commission_min: D = D(0), price_increment: D = D("0.0001"),
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 slip_limits: bool = False, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.storage = storage
         self.name = name
         self.quotes = quotes
@@ -116,6 +118,7 @@ class PaperBroker:
         self.commission_bps = D(commission_bps)
         self.commission_min = D(commission_min)
         self.price_increment = D(price_increment)
+        self.slip_limits = slip_limits
         self.clock = clock
 
     # -- the Broker protocol ---------------------------------------------------------------------------
@@ -178,9 +181,11 @@ class PaperBroker:
         return Account(broker=self.name, cash=cash, equity=equity, buying_power=cash)
 
     # -- prices ----------------------------------------------------------------------------------------
-    async def process_market(self, ticks: Iterable[MarketTick]) -> list[BrokerOrder]:
+    async def process_market(self, ticks: Iterable[MarketTick], *,
+                             only: Collection[str] | None = None) -> list[BrokerOrder]:
         """Check every working order against the new prices (one tick per symbol, in order); the
-        orders that changed, as they now stand."""
+        orders that changed, as they now stand. ``only``: check just these client order ids (a
+        caller that must decide the order in which orders see a bar, like the live strategy runner)."""
         by_symbol: dict[str, list[MarketTick]] = {}
         for tick in ticks:
             by_symbol.setdefault(tick.symbol, []).append(tick)
@@ -190,6 +195,8 @@ class PaperBroker:
                                                             col(PaperOrderRow.status).in_(_OPEN))
                                 .order_by(col(PaperOrderRow.id))).all()
             for row in rows:
+                if only is not None and row.client_order_id not in only:
+                    continue
                 before = (row.status, row.triggered, row.trail_anchor)
                 for tick in by_symbol.get(row.request["symbol"], ()):
                     if row.status not in _OPEN:
@@ -241,23 +248,26 @@ class PaperBroker:
             limit = request.limit_price
             assert limit is not None
             if (at <= limit) if buy else (at >= limit):
-                return self._rounded(at, side)
+                return self._limit_fill(at, side)
             return None
         limit = request.limit_price
         assert limit is not None
         if tick.is_bar:
             assert tick.high is not None and tick.low is not None and tick.open is not None
             if buy and tick.low <= limit:
-                return self._rounded(min(tick.open, limit), side)
+                return self._limit_fill(min(tick.open, limit), side)
             if not buy and tick.high >= limit:
-                return self._rounded(max(tick.open, limit), side)
+                return self._limit_fill(max(tick.open, limit), side)
             return None
         near = tick.near(side)
         if near is None:
             return None
         if (near <= limit) if buy else (near >= limit):
-            return self._rounded(near, side)
+            return self._limit_fill(near, side)
         return None
+
+    def _limit_fill(self, price: D, side: OrderSide) -> D:
+        return self._slipped(price, side) if self.slip_limits else self._rounded(price, side)
 
     def _trailing(self, row: PaperOrderRow, request: OrderRequest, tick: MarketTick) -> D | None:
         buy = request.side is OrderSide.BUY
