@@ -93,6 +93,8 @@ class PriceRef:
     bid: D | None = None
     ask: D | None = None
     last: D | None = None
+    #: The quote was generated (synthetic data), not observed: only a simulated broker trades on it.
+    synthetic: bool = False
 
     def for_side(self, side: OrderSide) -> D | None:
         """What an order of ``side`` would trade at now: the ask for a buy, the bid for a sell, else
@@ -117,7 +119,7 @@ def quotes_from_market(market: Any, *, allow_synthetic: bool = False) -> PriceSo
         q = await market.quote(symbol)
         if q.synthetic and not allow_synthetic:
             return None
-        return PriceRef(bid=dec(q.bid), ask=dec(q.ask), last=dec(q.last))
+        return PriceRef(bid=dec(q.bid), ask=dec(q.ask), last=dec(q.last), synthetic=bool(q.synthetic))
 
     return quote
 

@@ -178,10 +178,22 @@ class Trading:
             self._refuse_live(spec.name)
         services = self.host.services
         cash = (await built.account()).cash
+        # A simulated broker on the embedded defaults trades on synthetic quotes (its fills are as
+        # simulated as its data); a broker that moves money never does.
+        synthetic = not getattr(built, "live", False) and self._synthetic_quotes()
         manager = OrderManager(services.storage, built, audit=services.audit, account=account,
-                               quotes=quotes_from_market(MarketData.for_host(self.host)), initial_cash=cash)
+                               quotes=quotes_from_market(MarketData.for_host(self.host), allow_synthetic=synthetic),
+                               initial_cash=cash)
         await manager.start()
         return manager
+
+    def _synthetic_quotes(self) -> bool:
+        """``[plugins.trading] synthetic_quotes`` / ``NT_TRADING_SYNTHETIC_QUOTES`` (default true): may a
+        paper account price market orders at synthetic quotes (the embedded default has no other)?"""
+        from neural_trader.settings import plugin_env
+
+        value = plugin_env(self.host.settings, "trading", "synthetic_quotes")
+        return value is None or value.strip().lower() not in ("0", "false", "no", "off")
 
     async def call(self, fn: Callable[[OrderManager], T | Awaitable[T]], *, broker: str | None = None,
                    account: str | None = None) -> T:

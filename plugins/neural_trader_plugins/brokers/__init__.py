@@ -19,7 +19,9 @@ def _paper(host: Any) -> Any:
     from neural_trader.services.orders import quotes_from_market
     from neural_trader_plugins.brokers.paper import PaperBroker
 
-    return PaperBroker(host.services.storage, quotes=quotes_from_market(MarketData.for_host(host)))
+    # Simulated fills on whatever data there is: synthetic quotes too (the results say so).
+    return PaperBroker(host.services.storage, quotes=quotes_from_market(MarketData.for_host(host),
+                                                                        allow_synthetic=True))
 
 
 PAPER = BrokerSpec(name="paper", summary="Simulated fills at the latest quote or bar, kept in the database",

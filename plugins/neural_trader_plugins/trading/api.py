@@ -175,9 +175,10 @@ class SimulateResult:
     reason: str | None = param(description="the gate's reason in words")
     quote_bid: D | None = param(description="the bid checked against (given, or the latest observed quote)")
     quote_ask: D | None = param(description="the ask checked against")
-    quote_source: Literal["given", "market", "none"] = param(
-        description="given (bid/ask passed), market (the latest observed quote) or none (no quote: market "
-                    "orders are rejected with no_price_reference)")
+    quote_source: Literal["given", "market", "synthetic", "none"] = param(
+        description="given (bid/ask passed), market (the latest observed quote), synthetic (a generated quote: "
+                    "the paper account's embedded default) or none (no quote: market orders are rejected "
+                    "with no_price_reference)")
     fills_now: bool = param(description="the paper broker would fill it at once at this quote")
     fill_price: D | None = param(description="the paper fill price (slippage and rounding applied), " + _MONEY)
     commission: D | None = param(description="the paper commission, " + _MONEY)
@@ -221,7 +222,8 @@ async def simulate(params: SimulateParams, ctx: Context) -> SimulateResult:
             allowed=rejection is None, reason_code=None if rejection is None else rejection.code.value,
             reason=None if rejection is None else rejection.message,
             quote_bid=None if quote is None else quote.bid, quote_ask=None if quote is None else quote.ask,
-            quote_source="given" if given is not None else ("market" if quote is not None else "none"),
+            quote_source="given" if given is not None else (
+                "none" if quote is None else "synthetic" if quote.synthetic else "market"),
             fills_now=price is not None, fill_price=price, commission=commission,
             notional=None if valued is None else request.qty * valued)
 
