@@ -119,3 +119,24 @@ def test_item_pattern_constrains_each_item_and_its_hint_sits_beside_it() -> None
     Many(codes=["AB", "CD"])
     with pytest.raises(ValueError):
         Many(codes=["AB", "c d"])
+
+
+@pytest.mark.parametrize(("bounds", "good", "bad"), [
+    ({"gt": 0}, ["1", "0.5", ".5", "10.00"], ["0", "0.0", "-1", "1e5"]),
+    ({"ge": 0, "le": 1}, ["0", "1", "1.0", "0.25"], ["1.5", "-0.1", "2"]),
+    ({"gt": 0, "le": 100}, ["100", "99.9", "0.1"], ["100.5", "0", "101"]),
+    ({}, ["-5", "0", "1" * 30], ["1" * 31, "1e3"]),
+])
+def test_decimal_text_carries_its_bounds_in_the_pattern(bounds: dict[str, float], good: list[str],
+                                                        bad: list[str]) -> None:
+    """JSON Schema bounds ignore strings; the pattern says what a bound refuses, so the schema and
+    the validator agree on text too."""
+    import re
+
+    @attrs.frozen(kw_only=True)
+    class Amount:
+        value: decimal.Decimal = param(**bounds)  # type: ignore[arg-type]
+
+    pattern = re.compile(schema_for(Amount)["properties"]["value"]["pattern"])
+    assert [g for g in good if not pattern.search(g)] == []
+    assert [b for b in bad if pattern.search(b)] == []

@@ -379,7 +379,14 @@ def _problems(validator: Any, raw: Any) -> list[dict[str, str]]:
     A list of a million bad items is a million errors; only the first ones are worth building.
     """
     errors = list(itertools.islice(validator.iter_errors(raw), MAX_PROBLEMS + 1))
-    problems = sorted((_problem(e) for e in errors[:MAX_PROBLEMS]), key=lambda p: p["path"])
+    # One complaint per field: a bound says more than the pattern that restates it ("-1" for a
+    # quantity > 0 breaks both), so a pattern speaks only when nothing else does.
+    chosen: dict[str, Any] = {}
+    for error in errors[:MAX_PROBLEMS]:
+        path = error.json_path
+        if path not in chosen or (chosen[path].validator == "pattern" and error.validator != "pattern"):
+            chosen[path] = error
+    problems = sorted((_problem(e) for e in chosen.values()), key=lambda p: p["path"])
     if len(errors) > MAX_PROBLEMS:
         problems.append({"path": "$", "message": f"and more problems after these {MAX_PROBLEMS}"})
     return problems

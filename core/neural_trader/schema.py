@@ -39,7 +39,6 @@ _METADATA_KEYS = (
     "x-pattern-hint",
 )
 
-DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 #: Dates and times start with a year from 1678 to 2261: the span nanosecond bar times can hold (see
 #: :data:`neural_trader.serde.EARLIEST`). The schema says so, so that clients (and fuzzers) know it.
@@ -148,6 +147,7 @@ class _SchemaBuilder:
                 name = field.alias or field.name
                 prop = self.type_schema(hints.get(field.name, field.type))
                 _apply_validators(prop, field.validator)
+                _bound_decimal_text(_scalar_target(prop))
                 for key in _METADATA_KEYS:
                     if key in field.metadata:
                         # The hint sits beside the pattern it explains (the non-null branch of an Optional).
@@ -195,7 +195,8 @@ class _SchemaBuilder:
         if tp is bytes:
             return {"type": "string", "contentEncoding": "base64"}
         if tp is decimal.Decimal:
-            return {"type": ["string", "number"], "format": "decimal", "pattern": DECIMAL_PATTERN}
+            return {"type": ["string", "number"], "format": "decimal", "pattern": decimal_pattern(),
+                    "x-pattern-hint": "a decimal number such as 12.50, without an exponent"}
         if tp is dt.datetime:
             return {"type": "string", "format": "date-time", "pattern": YEAR_SPAN_PATTERN,
                     "x-pattern-hint": _TIME_HINT}
@@ -301,6 +302,52 @@ def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
     elif name == "_InValidator":
         options = list(validator.options)
         target["enum"] = [o.value if isinstance(o, enum.Enum) else o for o in options]
+
+
+#: Decimal text has at most this many integer digits (``serde`` refuses larger amounts as typos).
+DECIMAL_MAX_DIGITS = 30
+
+
+def decimal_pattern(*, minimum: Any = None, exclusive_minimum: Any = None, maximum: Any = None,
+                    exclusive_maximum: Any = None) -> str:
+    """The pattern of decimal *text* within these bounds, as far as a pattern can say it.
+
+    JSON Schema bounds apply to numbers only, so a decimal written as text (``"0"`` for a quantity
+    that must be > 0) would pass a schema that its validator refuses. The pattern carries what it can:
+    no sign when the lower bound is 0, a nonzero digit when it is exclusive, and no more integer
+    digits than the upper bound has (``<= 100``: up to two digits, or exactly 100) or than
+    :data:`DECIMAL_MAX_DIGITS`. No exponent. Other bounds stay with the validator alone.
+    """
+    lower = exclusive_minimum if exclusive_minimum is not None else minimum
+    upper = exclusive_maximum if exclusive_maximum is not None else maximum
+    digits, exact = DECIMAL_MAX_DIGITS, None
+    if upper is not None and float(upper) >= 1 and float(upper) == int(upper):
+        digits = len(str(int(upper))) - 1
+        if exclusive_maximum is None:
+            exact = rf"0*{int(upper)}(\.0*)?"
+    nonzero_int = rf"0*[1-9][0-9]{{0,{digits - 1}}}(\.[0-9]*)?" if digits > 0 else None
+    if lower is not None and float(lower) == 0 and exclusive_minimum is not None:
+        forms = [nonzero_int, r"0*\.[0-9]*[1-9][0-9]*"]
+        sign = r"\+?"
+    else:
+        forms = [nonzero_int, r"0+(\.[0-9]*)?", r"0*\.[0-9]+"]
+        sign = r"\+?" if lower is not None and float(lower) >= 0 else r"[+-]?"
+    if exact is not None:
+        forms.append(exact)
+    return rf"^{sign}({'|'.join(f for f in forms if f)})$"
+
+
+def _bound_decimal_text(prop: dict[str, Any]) -> None:
+    """Give a decimal property the pattern of its bounds (see :func:`decimal_pattern`)."""
+    if prop.get("format") != "decimal":
+        return
+    prop["pattern"] = decimal_pattern(
+        minimum=prop.get("minimum"), exclusive_minimum=prop.get("exclusiveMinimum"),
+        maximum=prop.get("maximum"), exclusive_maximum=prop.get("exclusiveMaximum"))
+    if "maximum" not in prop and "exclusiveMaximum" not in prop:
+        prop["exclusiveMaximum"] = 10**DECIMAL_MAX_DIGITS
+    if "minimum" not in prop and "exclusiveMinimum" not in prop:
+        prop["exclusiveMinimum"] = -(10**DECIMAL_MAX_DIGITS)
 
 
 def _pattern_target(prop: dict[str, Any]) -> dict[str, Any]:

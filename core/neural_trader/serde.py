@@ -181,7 +181,8 @@ def check_plain_json(raw: Any) -> None:
             raise NtValidationError.from_problems([{"path": path, "message": problem}])
 
 
-#: Amounts beyond 1e±30 are typos or attacks (they overflow decimal contexts downstream).
+#: Amounts of 1e30 and more are typos or attacks (they overflow decimal contexts downstream); the
+#: schemas say so (``neural_trader.schema.DECIMAL_MAX_DIGITS``). Tiny amounts are only small.
 _DECIMAL_EXPONENT_LIMIT = 30
 
 
@@ -195,8 +196,9 @@ def _parse_decimal(value: Any, _: type) -> decimal.Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
     if not out.is_finite():
         raise ValueError(f"{value!r} is not a finite decimal number")
-    if out and not -_DECIMAL_EXPONENT_LIMIT <= out.adjusted() <= _DECIMAL_EXPONENT_LIMIT:
-        raise ValueError(f"{value!r} is out of range for an amount (magnitude 1e±{_DECIMAL_EXPONENT_LIMIT})")
+    if out and out.adjusted() >= _DECIMAL_EXPONENT_LIMIT:
+        raise ValueError(f"{clip(repr(value), 40)} is out of range for an amount (at most "
+                         f"{_DECIMAL_EXPONENT_LIMIT} digits before the point)")
     return out
 
 
