@@ -61,8 +61,22 @@ from neural_trader.errors import NtError, NtUserError
 from neural_trader.native.simulate import ExitReason
 from neural_trader.services.orders import OrderManager, PriceRef
 
-__all__ = ["BarPrices", "BarSource", "Checkpoint", "FileCheckpoint", "LiveContext", "LiveRunner", "LiveStats",
-           "MarketBars", "MemoryCheckpoint", "ReplayBars", "paper_costs"]
+__all__ = [
+    "BarPrices",
+    "BarSource",
+    "Checkpoint",
+    "FileCheckpoint",
+    "LiveContext",
+    "LiveRun",
+    "LiveRunner",
+    "LiveRuns",
+    "LiveStats",
+    "MarketBars",
+    "MemoryCheckpoint",
+    "ReplayBars",
+    "RunSpec",
+    "paper_costs",
+]
 
 log = logging.getLogger("neural_trader.live")
 
@@ -119,12 +133,15 @@ class ReplayBars:
 class MarketBars:
     """New bars from the host's market data service (its provider chain), from ``start`` on."""
 
-    def __init__(self, market: Any, symbol: str, timeframe: Any, *, start: dt.datetime | None = None) -> None:
+    def __init__(self, market: Any, symbol: str, timeframe: Any, *, start: dt.datetime | None = None,
+                 provider: str | None = None) -> None:
         self.market, self.symbol, self.timeframe, self.start = market, symbol, timeframe, start
+        self.provider = provider
         self.last: dt.datetime | None = None
 
     async def poll(self) -> list[Bar]:
-        bars = await self.market.bars(self.symbol, self.timeframe, self.last or self.start)
+        bars = await self.market.bars(self.symbol, self.timeframe, self.last or self.start, provider=self.provider,
+                                      use_cache=False)
         fresh = [bars[k] for k in range(len(bars))]
         fresh = [b for b in fresh if self.last is None or b.time > self.last]
         if fresh:
@@ -805,12 +822,15 @@ class LiveRunner:
         """Poll ``source`` until it is exhausted, ``stop`` is set, or ``max_bars`` bars were processed."""
         await self.start()
         while stop is None or not stop.is_set():
-            for bar in await source.poll():
+            fresh = await source.poll()
+            for bar in fresh:
                 await self.step(bar)
                 if max_bars is not None and self.stats.bars >= max_bars:
                     return self.stats
             if source.exhausted:
                 break
+            if fresh:
+                continue  # more may be waiting: wait only when a poll brings nothing new
             if stop is None:
                 await asyncio.sleep(poll_interval)
             else:
@@ -827,3 +847,212 @@ def _overrides(strategy: Any, name: str) -> bool:
     from neural_trader.backtest.event import _overrides as engine_overrides
 
     return engine_overrides(strategy, name)
+
+
+# -- managed runs ----------------------------------------------------------------------------------
+RunMode = Literal["live", "replay"]
+RunState = Literal["running", "finished", "stopped", "failed"]
+
+
+@attrs.frozen(kw_only=True)
+class RunSpec:
+    """What a run is: its id is a hash of it, so starting the same spec again is the same run
+    (resumed, nothing sent twice); ``name`` tells two otherwise equal runs apart."""
+
+    strategy: str
+    params: dict[str, Any] = attrs.field(factory=dict)
+    symbol: str
+    broker: str | None = None
+    account: str | None = None
+    timeframe: str = "1Day"
+    provider: str | None = None
+    poll_interval: float = 60.0
+    config: dict[str, Any] = attrs.field(factory=dict)
+    mode: RunMode = "live"
+    start: str | None = None
+    end: str | None = None
+    max_bars: int | None = None
+    name: str = ""
+
+    @property
+    def run_id(self) -> str:
+        import hashlib
+
+        text = json.dumps(attrs.asdict(self), sort_keys=True, default=str)
+        return "lr-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@attrs.define(eq=False)
+class LiveRun:
+    spec: RunSpec
+    run_id: str
+    state: RunState = "running"
+    runner: LiveRunner | None = None
+    error: str | None = None
+    broker: str = ""
+    account: str = ""
+    started_at: dt.datetime | None = None
+    stop_event: asyncio.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    done: Any = None  # a concurrent.futures.Future, set when the task ends
+
+    @property
+    def stats(self) -> LiveStats:
+        return self.runner.stats if self.runner is not None else LiveStats()
+
+
+class LiveRuns:
+    """The host's live runs: background tasks on the trading loop (:mod:`neural_trader.services.trading`).
+
+    What survives a restart of the process: each run's spec (``data_dir/live-runs/<id>.json``), its
+    checkpoint (``<id>.checkpoint.json``) and its orders and fills in the database; a run started
+    again with the same spec replays from its first bar and continues where it stopped. A ``replay``
+    run trades a paper account of its own (broker ``paper-<id>``, account ``<id>``) on bars the
+    data provider has, as fast as they come, filled on bars like the backtest; a ``live`` run trades
+    the host's account at the configured broker and polls for new bars every ``poll_interval``.
+    """
+
+    _of: Any = None
+
+    def __init__(self, host: Any) -> None:
+        import weakref
+
+        self._host = weakref.ref(host)
+        self.runs: dict[str, LiveRun] = {}
+
+    @classmethod
+    def for_host(cls, host: Any) -> LiveRuns:
+        import weakref
+
+        if cls._of is None:
+            cls._of = weakref.WeakKeyDictionary()
+        found: LiveRuns | None = cls._of.get(host)
+        if found is None:
+            found = cls._of[host] = cls(host)
+        return found
+
+    @classmethod
+    def forget(cls, host: Any) -> None:
+        """Stop the runs of ``host`` (its shutdown) and drop them."""
+        found = None if cls._of is None else cls._of.pop(host, None)
+        if found is not None:
+            found.close()
+
+    @property
+    def host(self) -> Any:
+        host = self._host()
+        if host is None:
+            raise RuntimeError("the host of these live runs is gone")
+        return host
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.host.settings.data_dir) / "live-runs"
+
+    async def start(self, spec: RunSpec, *, wait: bool = False) -> LiveRun:
+        """Start ``spec`` (or return it when it runs already); ``wait``: until it ends."""
+        run_id = spec.run_id
+        run = self.runs.get(run_id)
+        if run is None or run.state != "running":
+            run = await self._launch(spec, run_id)
+        if wait:
+            await asyncio.wrap_future(run.done)
+        return run
+
+    async def _launch(self, spec: RunSpec, run_id: str) -> LiveRun:
+        import concurrent.futures
+
+        host = self.host
+        strategy = host.registry("strategies").get(spec.strategy)
+        params = strategy.make_params(spec.params)
+        config = BacktestConfig(**spec.config)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{run_id}.json").write_text(json.dumps(attrs.asdict(spec), sort_keys=True, default=str))
+        run = LiveRun(spec=spec, run_id=run_id, started_at=dt.datetime.now(dt.UTC))
+        run.done = concurrent.futures.Future()
+        self.runs[run_id] = run
+        trading = host.services.trading
+        checkpoint = FileCheckpoint(self.folder / f"{run_id}.checkpoint.json")
+
+        async def body(manager: OrderManager, source: BarSource, prices: BarPrices | None) -> None:
+            run.loop = asyncio.get_running_loop()
+            run.stop_event = asyncio.Event()
+            try:
+                run.runner = LiveRunner(run_id=run_id, strategy=strategy, params=params, symbol=spec.symbol,
+                                        manager=manager, config=config, prices=prices, checkpoint=checkpoint)
+                await run.runner.run(source, poll_interval=spec.poll_interval, stop=run.stop_event,
+                                     max_bars=spec.max_bars)
+                run.state = "stopped" if run.stop_event.is_set() else "finished"
+            except asyncio.CancelledError:
+                run.state = "stopped"
+            except Exception as exc:  # a run's failure is its status, not the host's
+                log.exception("live run %s failed", run_id)
+                run.state, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            finally:
+                run.done.set_result(run.state)
+
+        bars = await self._source(spec)
+        if spec.mode == "replay":
+            from neural_trader_plugins.brokers.paper import PaperBroker
+
+            prices = BarPrices()
+            run.broker, run.account = f"paper-{run_id}", run_id
+            cash = D(repr(config.init_cash))
+
+            def spawn_replay() -> None:
+                broker = PaperBroker(host.services.storage, name=run.broker, initial_cash=cash, **paper_costs(config))
+                manager = OrderManager(host.services.storage, broker, audit=host.services.audit, account=run.account,
+                                       quotes=prices, initial_cash=cash)
+                asyncio.get_running_loop().create_task(body(manager, bars, prices))
+
+            await trading.run(spawn_replay)
+        else:
+            run.broker, run.account = spec.broker or trading.broker_name, spec.account or trading.account_name
+
+            def spawn_live(manager: OrderManager) -> None:
+                asyncio.get_running_loop().create_task(body(manager, bars, None))
+
+            await trading.call(spawn_live, broker=run.broker, account=run.account)
+        return run
+
+    async def _source(self, spec: RunSpec) -> BarSource:
+        from neural_trader.domain.market import Timeframe
+        from neural_trader.market.service import MarketData
+        from neural_trader.serde import parse_datetime
+
+        market = MarketData.for_host(self.host)
+        timeframe = Timeframe.parse(spec.timeframe)
+        start = None if spec.start is None else parse_datetime(spec.start)
+        if spec.mode == "replay":
+            end = None if spec.end is None else parse_datetime(spec.end)
+            bars = await market.bars(spec.symbol, timeframe, start, end, provider=spec.provider)
+            return ReplayBars(bars, max_bars=spec.max_bars)
+        return MarketBars(market, spec.symbol, timeframe, start=start, provider=spec.provider)
+
+    def get(self, run_id: str) -> LiveRun:
+        from neural_trader.errors import NtNotFound
+
+        run = self.runs.get(run_id)
+        if run is None:
+            raise NtNotFound(f"no live run {run_id!r} in this process; `strategy status` lists them")
+        return run
+
+    async def stop(self, run_id: str, *, timeout: float = 30.0) -> LiveRun:
+        """Ask a run to stop after the bar it is on; wait for it (up to ``timeout`` seconds)."""
+        run = self.get(run_id)
+        if run.state == "running" and run.loop is not None and run.stop_event is not None:
+            run.loop.call_soon_threadsafe(run.stop_event.set)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.wrap_future(run.done), timeout)
+        return run
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop every run (host shutdown): each finishes the bar it is on."""
+        import concurrent.futures
+
+        running = [r for r in self.runs.values() if r.state == "running"]
+        for run in running:
+            if run.loop is not None and run.stop_event is not None and not run.loop.is_closed():
+                run.loop.call_soon_threadsafe(run.stop_event.set)
+        if running:
+            concurrent.futures.wait([r.done for r in running], timeout=timeout)
