@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 from click.testing import CliRunner
+from examples import run_setup
 from rich.cells import cell_len
 
 from neural_trader.hookspecs import hookimpl
@@ -39,8 +40,9 @@ def _must_show_whole(value: Any, text: str, width: int) -> bool:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
-def test_every_operation_reads_whole_at_80_and_120_columns(op: Operation) -> None:
-    host = make_host(strict=True)
+def test_every_operation_reads_whole_at_80_and_120_columns(op: Operation, nt_host_factory: Any) -> None:
+    host = nt_host_factory()
+    run_setup(host, op.name)
     cli = make_cli(host)
     args = [op.group, op.verb, "--params", json.dumps(_example(op))]
     result = CliRunner().invoke(cli, [*args, "--json"])

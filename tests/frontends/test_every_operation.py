@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
+from examples import SETUP
 
 from neural_trader.frontends import mcp, rest
 from neural_trader.host import Host, make_host
@@ -29,10 +30,6 @@ OPERATIONS = list(make_host(strict=True).operations)
 
 #: Operations whose example acts on something another operation's first example makes (an order to
 #: get, cancel or replace): that operation runs first, on the same fresh host.
-SETUP: dict[str, str] = {"orders.get": "trade.execute", "orders.cancel": "trade.execute",
-                         "orders.replace": "trade.execute"}
-
-
 def _example(op: Operation) -> dict[str, Any]:
     if op.examples:
         return dict(op.examples[0])

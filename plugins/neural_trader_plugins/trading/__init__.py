@@ -22,7 +22,8 @@ from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation, Scope
 from neural_trader_plugins.trading import api
 
-_LIMIT_BUY = {"symbol": "AAPL", "side": "buy", "qty": "10", "type": "limit", "limit_price": "150"}
+#: Examples rest at the broker whatever the (synthetic) price is: a limit far below any quote.
+_LIMIT_BUY = {"symbol": "AAPL", "side": "buy", "qty": "10", "type": "limit", "limit_price": "0.50"}
 
 
 @hookimpl
@@ -60,7 +61,7 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
         params=api.MultiParams, result=api.MultiResult, handler=api.multi, scope=trade, read_only=False,
         destructive=True, idempotent=True, open_world=True, confirm=True,
         examples=({"orders": [{**_LIMIT_BUY, "client_order_id": "example-basket-1.AAPL"},
-                              {"symbol": "MSFT", "side": "buy", "qty": "5", "type": "limit", "limit_price": "300",
+                              {"symbol": "MSFT", "side": "buy", "qty": "5", "type": "limit", "limit_price": "0.50",
                                "client_order_id": "example-basket-1.MSFT"}], "confirm": True},),
     ))
     register(Operation(
@@ -90,7 +91,7 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
                                        "order id linked to the old one.",
         params=api.ReplaceParams, result=api.OrderView, handler=api.replace, scope=trade, read_only=False,
         destructive=True, idempotent=True, open_world=True, confirm=True,
-        examples=({"client_order_id": "example-aapl-1", "limit_price": "149.5", "confirm": True},),
+        examples=({"client_order_id": "example-aapl-1", "limit_price": "0.45", "confirm": True},),
     ))
     register(Operation(
         name="positions.list", summary="The account's open positions: quantity, average cost, realised P&L.",
