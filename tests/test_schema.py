@@ -11,7 +11,7 @@ import attrs
 import jsonschema
 import pytest
 
-from neural_trader.schema import YEAR_SPAN_PATTERN, SchemaError, param, schema_for
+from neural_trader.schema import MAX_SAFE_INTEGER, YEAR_SPAN_PATTERN, SchemaError, param, schema_for
 
 
 class Side(enum.Enum):
@@ -65,7 +65,7 @@ def test_schema_is_valid_2020_12_and_describes_every_field() -> None:
     assert props["day"]["format"] == "date"
     assert props["side"]["enum"] == ["buy", "sell"] and props["side"]["default"] == "buy"
     assert props["mode"] == {"type": "string", "enum": ["fast", "slow"], "default": "fast"}
-    assert props["maybe"] == {"type": ["integer", "null"], "minimum": 0, "default": None}
+    assert props["maybe"] == {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SAFE_INTEGER, "default": None}
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "maxItems": 5, "default": []}
     assert props["weights"] == {"type": "object", "additionalProperties": {"type": "number"}, "default": {}}
     leg = props["legs"]["items"]

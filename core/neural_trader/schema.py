@@ -148,6 +148,7 @@ class _SchemaBuilder:
                 prop = self.type_schema(hints.get(field.name, field.type))
                 _apply_validators(prop, field.validator)
                 _bound_decimal_text(_scalar_target(prop))
+                _bound_integer(_scalar_target(prop))
                 for key in _METADATA_KEYS:
                     if key in field.metadata:
                         # The hint sits beside the pattern it explains (the non-null branch of an Optional).
@@ -335,6 +336,20 @@ def decimal_pattern(*, minimum: Any = None, exclusive_minimum: Any = None, maxim
     if exact is not None:
         forms.append(exact)
     return rf"^{sign}({'|'.join(f for f in forms if f)})$"
+
+
+#: Integers stay within what every JSON client holds exactly (and what SQL offsets and limits take).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _bound_integer(prop: dict[str, Any]) -> None:
+    """An integer property without bounds gets JSON's safe-integer range as its bounds."""
+    if prop.get("type") != "integer" and not (isinstance(prop.get("type"), list) and "integer" in prop["type"]):
+        return
+    if "maximum" not in prop and "exclusiveMaximum" not in prop:
+        prop["maximum"] = MAX_SAFE_INTEGER
+    if "minimum" not in prop and "exclusiveMinimum" not in prop:
+        prop["minimum"] = -MAX_SAFE_INTEGER
 
 
 def _bound_decimal_text(prop: dict[str, Any]) -> None:

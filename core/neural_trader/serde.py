@@ -226,7 +226,8 @@ def _make_wire() -> cattrs.Converter:
     conv.register_structure_hook(dt.date, _parse_date)
     conv.register_unstructure_hook(dt.date, lambda v: v.isoformat())
     conv.register_structure_hook(decimal.Decimal, _parse_decimal)
-    conv.register_unstructure_hook(decimal.Decimal, str)
+    # Plain positional digits, never an exponent ("1E-7"): what the schemas' decimal pattern says.
+    conv.register_unstructure_hook(decimal.Decimal, lambda v: format(v, "f"))
     conv.register_structure_hook(bytes, _parse_bytes)
     conv.register_unstructure_hook(bytes, lambda v: base64.b64encode(v).decode("ascii"))
     return conv
