@@ -241,7 +241,7 @@ class Operation:
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return _schemas(self.result)[0]
+        return _schemas(self.result, inputs=False)[0]
 
     # -- the call pipeline ----------------------------------------------------------------------
     def parse(self, raw: Any) -> Any:
@@ -322,8 +322,8 @@ CONFIRM_FIELD = "confirm"
 
 
 @functools.cache
-def _schemas(cls: type, confirm: bool = False) -> tuple[dict[str, Any], Any]:
-    schema = schema_for(cls)
+def _schemas(cls: type, confirm: bool = False, *, inputs: bool = True) -> tuple[dict[str, Any], Any]:
+    schema = schema_for(cls, inputs=inputs)
     if confirm:
         if CONFIRM_FIELD in schema.get("properties", {}):
             raise TypeError(f"{cls.__name__} has its own {CONFIRM_FIELD!r} field; the operation's confirm=True "

@@ -122,9 +122,30 @@ def _optional(validator: Any) -> Any:
     return attrs.validators.optional(validator)
 
 
-def schema_for(cls: type, *, title: bool = True) -> dict[str, Any]:
-    """The JSON Schema of an attrs class (an object schema, nested classes inlined)."""
-    return _SchemaBuilder().object_schema(cls, title=title)
+def schema_for(cls: type, *, title: bool = True, inputs: bool = False) -> dict[str, Any]:
+    """The JSON Schema of an attrs class (an object schema, nested classes inlined).
+
+    ``inputs``: the schema of parameters, whose amounts are held to :data:`DECIMAL_MAX_DIGITS`
+    integer digits (a result may hold a larger one, a notional say).
+    """
+    schema = _SchemaBuilder().object_schema(cls, title=title)
+    _finish_decimals(schema, max_digits=DECIMAL_MAX_DIGITS if inputs else None)
+    return schema
+
+
+def _finish_decimals(node: Any, *, max_digits: int | None) -> None:
+    """Every decimal in ``node`` (at any depth: fields, list items, map values) gets the pattern of
+    its bounds, and, for inputs, the magnitude bound of :data:`DECIMAL_MAX_DIGITS`."""
+    if isinstance(node, list):
+        for item in node:
+            _finish_decimals(item, max_digits=max_digits)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _finish_decimals(value, max_digits=max_digits)
+    if node.get("format") == "decimal":
+        _bound_decimal_text(node, max_digits=max_digits)
 
 
 class _SchemaBuilder:
@@ -147,7 +168,6 @@ class _SchemaBuilder:
                 name = field.alias or field.name
                 prop = self.type_schema(hints.get(field.name, field.type))
                 _apply_validators(prop, field.validator)
-                _bound_decimal_text(_scalar_target(prop))
                 _bound_integer(_scalar_target(prop))
                 for key in _METADATA_KEYS:
                     if key in field.metadata:
@@ -196,7 +216,7 @@ class _SchemaBuilder:
         if tp is bytes:
             return {"type": "string", "contentEncoding": "base64"}
         if tp is decimal.Decimal:
-            return {"type": ["string", "number"], "format": "decimal", "pattern": decimal_pattern(),
+            return {"type": ["string", "number"], "format": "decimal",
                     "x-pattern-hint": "a decimal number such as 12.50, without an exponent"}
         if tp is dt.datetime:
             return {"type": "string", "format": "date-time", "pattern": YEAR_SPAN_PATTERN,
@@ -310,7 +330,7 @@ DECIMAL_MAX_DIGITS = 30
 
 
 def decimal_pattern(*, minimum: Any = None, exclusive_minimum: Any = None, maximum: Any = None,
-                    exclusive_maximum: Any = None) -> str:
+                    exclusive_maximum: Any = None, max_digits: int | None = DECIMAL_MAX_DIGITS) -> str:
     """The pattern of decimal *text* within these bounds, as far as a pattern can say it.
 
     JSON Schema bounds apply to numbers only, so a decimal written as text (``"0"`` for a quantity
@@ -321,12 +341,17 @@ def decimal_pattern(*, minimum: Any = None, exclusive_minimum: Any = None, maxim
     """
     lower = exclusive_minimum if exclusive_minimum is not None else minimum
     upper = exclusive_maximum if exclusive_maximum is not None else maximum
-    digits, exact = DECIMAL_MAX_DIGITS, None
-    if upper is not None and float(upper) >= 1 and float(upper) == int(upper):
+    digits: int | None = max_digits
+    exact = None
+    if upper is not None and float(upper) >= 1 and float(upper) == int(upper) \
+            and (max_digits is None or len(str(int(upper))) - 1 < max_digits):
         digits = len(str(int(upper))) - 1
         if exclusive_maximum is None:
             exact = rf"0*{int(upper)}(\.0*)?"
-    nonzero_int = rf"0*[1-9][0-9]{{0,{digits - 1}}}(\.[0-9]*)?" if digits > 0 else None
+    if digits is None:
+        nonzero_int: str | None = r"0*[1-9][0-9]*(\.[0-9]*)?"
+    else:
+        nonzero_int = rf"0*[1-9][0-9]{{0,{digits - 1}}}(\.[0-9]*)?" if digits > 0 else None
     if lower is not None and float(lower) == 0 and exclusive_minimum is not None:
         forms = [nonzero_int, r"0*\.[0-9]*[1-9][0-9]*"]
         sign = r"\+?"
@@ -352,17 +377,19 @@ def _bound_integer(prop: dict[str, Any]) -> None:
         prop["minimum"] = -MAX_SAFE_INTEGER
 
 
-def _bound_decimal_text(prop: dict[str, Any]) -> None:
-    """Give a decimal property the pattern of its bounds (see :func:`decimal_pattern`)."""
-    if prop.get("format") != "decimal":
-        return
+def _bound_decimal_text(prop: dict[str, Any], *, max_digits: int | None) -> None:
+    """Give a decimal property the pattern of its bounds (see :func:`decimal_pattern`), and, when
+    ``max_digits`` is set, the magnitude bound for numbers too."""
     prop["pattern"] = decimal_pattern(
         minimum=prop.get("minimum"), exclusive_minimum=prop.get("exclusiveMinimum"),
-        maximum=prop.get("maximum"), exclusive_maximum=prop.get("exclusiveMaximum"))
+        maximum=prop.get("maximum"), exclusive_maximum=prop.get("exclusiveMaximum"), max_digits=max_digits)
+    prop.setdefault("x-pattern-hint", "a decimal number such as 12.50, without an exponent")
+    if max_digits is None:
+        return
     if "maximum" not in prop and "exclusiveMaximum" not in prop:
-        prop["exclusiveMaximum"] = 10**DECIMAL_MAX_DIGITS
+        prop["exclusiveMaximum"] = 10**max_digits
     if "minimum" not in prop and "exclusiveMinimum" not in prop:
-        prop["exclusiveMinimum"] = -(10**DECIMAL_MAX_DIGITS)
+        prop["exclusiveMinimum"] = -(10**max_digits)
 
 
 def _pattern_target(prop: dict[str, Any]) -> dict[str, Any]:

@@ -173,8 +173,10 @@ def _scalar_coercer(schema: dict[str, Any]) -> Callable[[str], Any]:
         table = {(v if isinstance(v, str) else json.dumps(v)): v for v in enum}
         # Unknown text passes through; the schema validator then names the allowed values.
         return lambda text: table.get(text, text)
+    if schema.get("format") == "decimal" or (_subschema(schema, "string") or {}).get("format") == "decimal":
+        return _decimal_text
     if types & {"string", "any"}:
-        # Strings stay text, including Decimals (exact) and dates; a string union keeps the text.
+        # Strings stay text, including dates; a string union keeps the text.
         return lambda text: text
     expected = describe_json_types({"type": sorted(types)})
 
@@ -203,6 +205,18 @@ def _scalar_coercer(schema: dict[str, Any]) -> Callable[[str], Any]:
         raise ValueError(f"expected {expected}, got {text!r}")
 
     return coerce
+
+
+def _decimal_text(text: str) -> str:
+    """A decimal from a query string, exact, in plain digits: ``1.5e3`` (how clients write numbers in
+    URLs) is ``1500``; text that is no number stays as it is for the validator to name."""
+    import decimal
+
+    try:
+        value = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        return text
+    return format(value, "f") if value.is_finite() and abs(value.adjusted()) < 400 else text
 
 
 def _json_coercer(text: str) -> Any:
