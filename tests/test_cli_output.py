@@ -231,4 +231,6 @@ def test_a_plain_unit_inherits_nothing_from_the_object_around_it() -> None:
     from neural_trader_cli.render import unit_of
 
     assert unit_of("percentile", {"type": "number", "format": "plain"}, "fraction") is None
+    assert unit_of("percentile", {"type": "number", "x-unit": "plain"}, "fraction") is None
+    assert unit_of("collar", {"type": ["string", "number"], "format": "decimal", "x-unit": "fraction"}) == "fraction"
     assert unit_of("p50", {"type": "number"}, "fraction") == "fraction"

@@ -37,6 +37,7 @@ _METADATA_KEYS = (
     "format",
     "deprecated",
     "x-pattern-hint",
+    "x-unit",
 )
 
 
@@ -77,7 +78,7 @@ def param(
     what ``pattern`` accepts ("a ticker such as AAPL"); a validation error quotes it instead of the
     regular expression (it is published as the schema annotation ``x-pattern-hint``).
     ``item_pattern`` is the pattern every item of a list of strings must match (``pattern_hint`` then
-    describes an item). ``unit`` says what a number measures, as the schema ``format``: a
+    describes an item). ``unit`` says what a number measures (the schema annotation ``x-unit``): a
     ``fraction`` (0.05 is 5 %), ``money`` (in the account's currency), ``bps``, or ``plain`` (its own
     unit, such as a percentile from 0 to 100: it takes none from the object around it); the CLI
     prints it so (``5.00%``, ``-1,355.12``, ``12 bps``, ``48.4``).
@@ -104,7 +105,7 @@ def param(
     if pattern_hint is not None:
         metadata["x-pattern-hint"] = pattern_hint
     if unit is not None:
-        metadata["format"] = unit
+        metadata["x-unit"] = unit
     if secret:
         metadata["secret"] = True
     kwargs: dict[str, Any] = {"metadata": metadata, "validator": validators or None}

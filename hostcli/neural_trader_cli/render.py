@@ -52,8 +52,10 @@ _GAP = 2  # spaces between a key and its value
 
 
 def unit_of(key: str | None, schema: dict[str, Any] | None, inherited: str | None = None) -> str | None:
-    """The unit of field ``key``: its schema's ``format``, else its name's, else ``inherited``."""
-    fmt = _format(schema)
+    """The unit of field ``key``: its schema's ``x-unit`` (``param(unit=...)``) or ``format``, else its
+    name's, else ``inherited``."""
+    main = _main(schema)
+    fmt = (main or {}).get("x-unit") or _format(schema)
     if fmt in FORMATS:
         return FORMATS[fmt]
     if key:
