@@ -1,0 +1,186 @@
+"""Paper orders through REST: ``trade.execute`` (confirm: true, a unique client order id each) on a real
+``rest.serve`` process, through the risk gate to the paper broker, each one committed before it is
+answered; orders/second and p50/p99 latency on SQLite and on PostgreSQL.
+
+    python -m bench orders            # or: python bench/orders.py [--quick]
+
+The load generator is httpx on asyncio with bounded concurrency, in this process (wrk cannot give every
+request its own client order id without a Lua script, and is not always installed). Market orders fill
+at fixed quotes from a tiny data provider the server script registers. PostgreSQL is the test server
+(``NT_TEST_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``), in a fresh schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.common import machine_rows, table
+
+POSTGRES_URL = os.environ.get("NT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+SERVER = textwrap.dedent('''
+    import datetime as dt
+    import sys
+
+    from neural_trader.domain.market import Quote
+    from neural_trader.frontends import rest
+    from neural_trader.hookspecs import hookimpl
+    from neural_trader.host import make_host
+    from neural_trader.market.provider import BaseProvider, Capabilities, ProviderSpec
+    from neural_trader.ops import Scope
+
+    T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+
+
+    class FixedQuotes(BaseProvider):
+        name = "fixed"
+        capabilities = Capabilities(bars=False, quotes=True, cacheable=False)
+
+        async def quote(self, symbol, *, as_of=None):
+            return Quote(symbol=symbol, time=T0, bid=99.9, ask=100.1, provider=self.name)
+
+
+    class BenchQuotes:
+        @hookimpl
+        def nt_register_data_providers(self, register):
+            register(ProviderSpec(name="fixed", summary="fixed quotes", capabilities=FixedQuotes.capabilities,
+                                  create=lambda ctx: FixedQuotes()))
+
+
+    host = make_host(plugins=[BenchQuotes()])
+    rest.serve(host, port=int(sys.argv[1]), anonymous_scopes=frozenset({Scope.TRADE}), log_level="warning")
+''')
+
+
+@contextlib.contextmanager
+def _postgres_schema() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    from neural_trader.services.storage import normalize_url
+
+    schema = f"nt_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _server(database_url: str | None) -> Iterator[str]:
+    """The order server on a free loopback port with a fresh data dir; yields its base URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "orders_server.py"
+        script.write_text(SERVER)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NT_")}
+        env.update(NT_DATA_DIR=str(Path(tmp) / "data"), NT_CONFIG=str(Path(tmp) / "config.toml"),
+                   NT_MARKET_CHAIN="fixed")
+        if database_url:
+            env["NT_DATABASE_URL"] = database_url
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        proc = subprocess.Popen([sys.executable, str(script), str(port)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the order server did not start (exit code {proc.poll()})")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def _orders(base: str, prefix: str, n: int, concurrency: int) -> dict[str, float]:
+    """``n`` market orders (alternately buy and sell, so no position grows) with at most
+    ``concurrency`` in flight; each must come back filled."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            body = {"client_order_id": f"{prefix}-{i}", "symbol": "AAPL", "side": "buy" if i % 2 else "sell",
+                    "qty": "1", "confirm": True}
+            async with gate:
+                t0 = time.perf_counter()
+                response = await client.post("/v1/trade/execute", json=body)
+                latencies.append(time.perf_counter() - t0)
+            if response.status_code != 200 or response.json()["status"] != "filled":
+                raise RuntimeError(f"order {i}: {response.status_code} {response.text[:300]}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - t0
+    ordered = sorted(latencies)
+    return {"rate": n / elapsed, "p50": statistics.median(ordered) * 1e3,
+            "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1e3}
+
+
+def _measure(database_url: str | None, *, warmup: int, n: int, concurrency: int) -> dict[str, float]:
+    with _server(database_url) as base:
+        asyncio.run(_orders(base, "warm", warmup, concurrency))
+        return asyncio.run(_orders(base, "bench", n, concurrency))
+
+
+def run(quick: bool = False) -> str:
+    n, warmup, runs = (300, 50, 1) if quick else (2_000, 200, 3)
+    rows = []
+    for backend in ("sqlite", "postgresql"):
+        for concurrency in (1, 16):
+            samples = []
+            for _ in range(runs):
+                if backend == "sqlite":
+                    samples.append(_measure(None, warmup=warmup, n=n, concurrency=concurrency))
+                else:
+                    with _postgres_schema() as url:
+                        samples.append(_measure(url, warmup=warmup, n=n, concurrency=concurrency))
+            rates = sorted(s["rate"] for s in samples)
+            rows.append((backend, concurrency, f"{n:,}", runs, f"{statistics.median(rates):.0f}",
+                         f"{rates[0]:.0f}-{rates[-1]:.0f}",
+                         f"{statistics.median(s['p50'] for s in samples):.1f}",
+                         f"{statistics.median(s['p99'] for s in samples):.1f}",
+                         f"{statistics.median(rates) / 500:.2f}"))
+    return "\n".join([
+        table(["machine", ""], machine_rows()), "",
+        "Paper market orders through `POST /v1/trade/execute` on one `rest.serve` process (1 worker), risk "
+        f"gate and durable commit, after a warm-up of {warmup} orders on the same server; a fresh data dir "
+        "(and PostgreSQL schema) per run; medians over the runs.", "",
+        table(["database", "in flight", "orders", "runs", "orders/s (median)", "orders/s (range)",
+               "p50 (ms)", "p99 (ms)", "x target (500/s)"], rows),
+    ])
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv))
