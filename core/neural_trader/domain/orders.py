@@ -160,6 +160,12 @@ def _positive(field: str) -> Any:
     return check
 
 
+def _optional_amount(field: str) -> Any:
+    """An optional Decimal field > 0 (a price, a trail, a bracket leg), converted from text or numbers."""
+    return attrs.field(default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field=field)),
+                       validator=_positive(field))
+
+
 @attrs.frozen(kw_only=True)
 class OrderRequest:
     """What a caller asks for. Its :meth:`fingerprint` is what idempotency compares: the same client
@@ -171,28 +177,14 @@ class OrderRequest:
     qty: decimal.Decimal = attrs.field(converter=lambda v: to_decimal(v, field="qty"), validator=_positive("qty"))
     type: OrderType = attrs.field(default=OrderType.MARKET, converter=OrderType)
     time_in_force: TimeInForce = attrs.field(default=TimeInForce.DAY, converter=TimeInForce)
-    limit_price: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="limit_price")),
-        validator=_positive("limit_price"))
-    stop_price: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="stop_price")),
-        validator=_positive("stop_price"))
-    trail_price: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="trail_price")),
-        validator=_positive("trail_price"))
-    trail_percent: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="trail_percent")),
-        validator=_positive("trail_percent"))
+    limit_price: decimal.Decimal | None = _optional_amount("limit_price")
+    stop_price: decimal.Decimal | None = _optional_amount("stop_price")
+    trail_price: decimal.Decimal | None = _optional_amount("trail_price")
+    trail_percent: decimal.Decimal | None = _optional_amount("trail_percent")
     #: Bracket legs: a take-profit limit and a stop-loss stop (optionally stop-limit) for the exit.
-    take_profit: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="take_profit")),
-        validator=_positive("take_profit"))
-    stop_loss: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="stop_loss")),
-        validator=_positive("stop_loss"))
-    stop_loss_limit: decimal.Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(lambda v: to_decimal(v, field="stop_loss_limit")),
-        validator=_positive("stop_loss_limit"))
+    take_profit: decimal.Decimal | None = _optional_amount("take_profit")
+    stop_loss: decimal.Decimal | None = _optional_amount("stop_loss")
+    stop_loss_limit: decimal.Decimal | None = _optional_amount("stop_loss_limit")
     #: Who asked (a strategy's name, an agent's key id): the risk gate's per-strategy limits use it.
     strategy: str | None = None
 
