@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import servers
 import sqlalchemy as sa
 
-from neural_trader.services.storage import normalize_url
+from neural_trader.services.storage import Storage, normalize_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'neural-trader.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    """A Storage on ``db_url`` (SQLite and the real PostgreSQL), closed after the test."""
+    with Storage(db_url) as storage:
+        yield storage
 
 
 @pytest.fixture(autouse=True)

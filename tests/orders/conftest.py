@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -19,19 +18,6 @@ from neural_trader.services.storage import Storage
 
 D = decimal.Decimal
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'db' / 'neural-trader.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def storage(db_url: str) -> Iterator[Storage]:
-    with Storage(db_url) as storage:
-        yield storage
 
 
 @pytest.fixture

@@ -21,21 +21,6 @@ import redis
 from servers import unreachable
 
 from neural_trader.services.cache import RedisCache
-from neural_trader.services.storage import Storage
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'db' / 'neural-trader.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def storage(db_url: str) -> Iterator[Storage]:
-    with Storage(db_url) as storage:
-        yield storage
 
 
 @pytest.fixture
