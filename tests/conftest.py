@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import servers
-import sqlalchemy as sa
 
-from neural_trader.services.storage import Storage, normalize_url
+from neural_trader.services.storage import Storage
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -42,20 +40,8 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL of the test PostgreSQL whose ``search_path`` is a fresh, empty schema (dropped after)."""
-    problem = servers.postgres_problem()
-    if problem:
-        servers.unreachable(f"PostgreSQL at {servers.POSTGRES_URL}", problem)
-    schema = f"nt_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(servers.POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in servers.POSTGRES_URL else "?"
-    try:
-        yield f"{servers.POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with servers.postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

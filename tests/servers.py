@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,27 @@ def redis_problem() -> str | None:
     finally:
         client.close()
     return None
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL of the test PostgreSQL whose ``search_path`` is a fresh, empty schema, dropped after.
+
+    Skips (fails under CI) when the server does not answer."""
+    problem = postgres_problem()
+    if problem:
+        unreachable(f"PostgreSQL at {POSTGRES_URL}", problem)
+    schema = f"nt_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 @contextlib.contextmanager

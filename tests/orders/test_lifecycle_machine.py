@@ -1,15 +1,20 @@
 """Reliability test 5: a hypothesis state machine over the order lifecycle through the paper broker,
-with restarts (a new manager and a new broker on the same database). Invariants: positions equal the
+with restarts (a new manager and a new broker on the same database), on SQLite and on the real
+PostgreSQL (a fresh schema per example). Invariants: positions equal the
 sum of the fills, cash equals the start minus what the fills cost, every order is in one state and
 its state is one the machine allowed, and the broker's book agrees with ours."""
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import pytest
+import servers
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -29,11 +34,19 @@ D = decimal.Decimal
 CASH = D(1_000_000)
 
 
+@contextlib.contextmanager
+def sqlite_file() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{Path(folder) / 'nt.db'}"
+
+
 class Lifecycle(RuleBasedStateMachine):
+    database = staticmethod(sqlite_file)
+
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.TemporaryDirectory()
-        self.storage = Storage(f"sqlite:///{Path(self.dir.name) / 'nt.db'}")
+        self.database_scope = contextlib.ExitStack()
+        self.storage = Storage(self.database_scope.enter_context(self.database()))
         self.audit = AuditLog(self.storage, b"lifecycle-test-secret-123", checkpoint_every=25)
         self.clock = Clock()
         self.n = 0
@@ -50,7 +63,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.storage.close()
-        self.dir.cleanup()
+        self.database_scope.close()
 
     @rule(side=st.sampled_from(["buy", "sell"]), qty=st.integers(1, 50),
           kind=st.sampled_from(["market", "limit", "stop"]), offset=st.integers(-3, 3))
@@ -113,6 +126,13 @@ class Lifecycle(RuleBasedStateMachine):
             self.seen[row.client_order_id] = status
 
 
-TestLifecycle = Lifecycle.TestCase
-TestLifecycle.settings = settings(max_examples=15, stateful_step_count=15, deadline=None,
-                                  suppress_health_check=[HealthCheck.too_slow])
+class LifecyclePostgres(Lifecycle):
+    database = staticmethod(servers.postgres_schema)
+
+
+SETTINGS = settings(max_examples=15, stateful_step_count=15, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+TestLifecycleSqlite = Lifecycle.TestCase
+TestLifecycleSqlite.settings = SETTINGS
+TestLifecyclePostgres = pytest.mark.postgres(LifecyclePostgres.TestCase)
+TestLifecyclePostgres.settings = settings(SETTINGS, max_examples=8)
