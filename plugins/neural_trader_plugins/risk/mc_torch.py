@@ -188,17 +188,21 @@ def tail_risk_torch(losses: torch.Tensor, confidence: float = 0.99,
         raise NtUserError("losses must hold at least one value")
     if not bool(torch.isfinite(losses).all()):
         raise NtUserError("the simulated losses overflow: weights and cov are too large")
-    below = math.floor(float(m - 1) * c)
-    k = m - below  # the k largest losses hold sorted positions below .. m - 1
-    top = torch.topk(losses, k, largest=True, sorted=True).values  # descending
-    var = _lerp_quantile(lambda i: float(top[m - 1 - i].item()), m, c)
+    # One top-k from the lowest level asked for up holds every sorted position needed.
+    first = math.floor(float(m - 1) * min((c, *levels)))
+    top = torch.topk(losses, m - first, largest=True, sorted=True).values  # descending
+
+    def kth(i: int) -> float:  # the i-th smallest loss (0-based), i >= first
+        return float(top[m - 1 - i].item())
+
+    var = _lerp_quantile(kth, m, c)
     tail = top[top >= var].to(torch.float64)
     cvar = float(tail.mean().item())
     cvar = min(max(cvar, var), max(var, float(top[0].item())))
     as64 = losses.to(torch.float64)
     mean = float(as64.mean().item())
     std = float(as64.std(correction=1).item()) if m > 1 else math.nan
-    qs = tuple(_lerp_quantile(lambda i: float(torch.kthvalue(losses, i + 1).values.item()), m, q) for q in levels)
+    qs = tuple(_lerp_quantile(kth, m, q) for q in levels)
     return var, cvar, mean, std, qs
 
 
