@@ -23,6 +23,11 @@ its answers are the test oracle (``tests/data/garch_reference.json``, from
 * SLSQP on ``(mu, omega, alpha, beta)`` with ``omega > 0``, ``alpha, beta >= 0`` and
   ``alpha + beta < 1``, started by variance targeting (``alpha=0.1, beta=0.85``,
   ``omega = var (1 - alpha - beta)``).
+
+Near-integrated series (NVDA 1999-2014) end on the stationarity boundary: ``alpha + beta`` is
+``1 - 1e-8`` (``arch`` lands a hair above 1), so the long-run variance is huge and meaningless and
+the forecast grows almost linearly; check :attr:`GarchFit.persistence` before using
+:attr:`GarchFit.long_run_variance`.
 """
 
 from __future__ import annotations
