@@ -123,6 +123,18 @@ def test_through_var_with_horizon(torch) -> None:
     assert mc.quantiles[mc.quantile_levels.index(C)] == mc.var
 
 
+def test_var_report_runs_torch_from_the_cholesky_it_computed(torch) -> None:
+    w, mu, cov = portfolio()
+    x = np.random.default_rng(4).multivariate_normal(mu, cov, size=2000)
+    rep = var.var_report(x, w, methods=("normal", "monte_carlo"), engine="torch-cpu", n_scenarios=400_000,
+                         seed=6, mc_dtype="float32")
+    assert rep.monte_carlo is not None
+    assert (rep.monte_carlo.engine, rep.monte_carlo.dtype, rep.methods["monte_carlo"].params["engine"]) == (
+        "torch-cpu", "float32", "torch-cpu")
+    normal = rep.methods["normal"]
+    assert abs(rep.monte_carlo.var - normal.var) < 4 * var_standard_error(normal.params["sigma"], 400_000)
+
+
 def test_errors(torch) -> None:
     w, mu, cov = portfolio(3)
     with pytest.raises(NtUserError, match="dtype must be one of float64, float32"):

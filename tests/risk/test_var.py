@@ -315,6 +315,8 @@ W = [0.2, 0.3, 0.5]
     ({"n_scenarios": 0}, ["n_scenarios"]),
     ({"seed": -1}, ["seed"]),
     ({"engine": "gpu"}, ["engine must be one of native, torch-cuda, torch-cpu"]),
+    ({"engine": "gpu", "methods": ("normal",)}, ["engine must be one of"]),
+    ({"use_gpu": "yes"}, ["use_gpu must be true, false or null"]),
     ({"mc_dtype": "float16"}, ["mc_dtype must be one of"]),
 ])
 def test_report_errors_name_the_field(kwargs, words) -> None:
@@ -332,8 +334,14 @@ def test_parametric_errors_name_the_field() -> None:
         var.normal_var([0.5, 0.5], [0.0, 0.0], [[1.0, 0.5], [0.1, 1.0]])
     with pytest.raises(NtUserError, match="means has 3 entries"):
         var.normal_var([0.5, 0.5], [0.0, 0.0, 0.0], np.eye(2))
-    with pytest.raises(NtUserError, match="weights has 3 entries"):
+    with pytest.raises(NtUserError, match=r"weights has 3 entries but cov is 2 x 2"):
         var.student_t_var([0.2, 0.3, 0.5], [0.0, 0.0], np.eye(2), dof=5)
+    with pytest.raises(NtUserError, match="weights must be a list of numbers"):
+        var.normal_var([[0.2], [0.3, 0.5]], [0.0, 0.0], np.eye(2))
+    with pytest.raises(NtUserError, match="cov must be a square matrix"):
+        var.normal_var([0.5, 0.5], [0.0, 0.0], [[1.0], [0.0, 1.0]])
+    with pytest.raises(NtUserError, match="dof must be a number"):
+        var.student_t_var([1.0], [0.0], [[1.0]], dof="five")
     with pytest.raises(NtUserError, match="skew must be a number"):
         var.cornish_fisher_var([1.0], [0.0], [[1.0]], skew="big", excess_kurtosis=0.0)
     with pytest.raises(NtUserError, match="cov must be positive semi-definite"):

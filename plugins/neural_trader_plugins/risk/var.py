@@ -220,17 +220,22 @@ def returns_matrix(returns: Any, *, min_observations: int | None = None) -> np.n
     return np.ascontiguousarray(x)
 
 
-def portfolio_weights(weights: Any, n_assets: int, *, require_full: bool = True,
-                      normalize: bool = False) -> np.ndarray:
-    """``weights`` as a float64 vector of length ``n_assets``, checked (and normalised if asked)."""
+def _vector(name: str, value: Any) -> np.ndarray:
     try:
-        w = np.array(weights, dtype=np.float64).reshape(-1) if np.ndim(weights) <= 1 else None
+        v = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        w = None
-    if w is None:
-        raise NtUserError("weights must be a list of numbers, one per asset")
+        v = None
+    if v is None or v.ndim > 1:
+        raise NtUserError(f"{name} must be a list of numbers, one per asset")
+    return np.ascontiguousarray(v.reshape(-1))
+
+
+def portfolio_weights(weights: Any, n_assets: int, *, require_full: bool = True, normalize: bool = False,
+                      against: str = "returns has {n} asset(s) (columns)") -> np.ndarray:
+    """``weights`` as a float64 vector of length ``n_assets``, checked (and normalised if asked)."""
+    w = _vector("weights", weights)
     if w.shape[0] != n_assets:
-        raise NtUserError(f"weights has {w.shape[0]} entries but returns has {n_assets} asset(s) (columns); "
+        raise NtUserError(f"weights has {w.shape[0]} entries but {against.format(n=n_assets)}; "
                           "pass one weight per asset")
     if not np.isfinite(w).all():
         raise NtUserError("weights must be finite numbers")
@@ -253,11 +258,14 @@ def check_horizon(horizon: object) -> int:
 
 def _moments(weights: Any, means: Any, cov: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked (weights, means, cov) for the parametric functions, cov tested for PSD."""
-    c = np.ascontiguousarray(np.asarray(cov, dtype=np.float64))
+    try:
+        c = np.ascontiguousarray(np.asarray(cov, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise NtUserError("cov must be a square matrix of numbers (a list of rows)") from None
     c = matrix_arg("cov", c, square=True)
     n = c.shape[0]
-    w = portfolio_weights(weights, n, require_full=False)
-    mu = np.ascontiguousarray(np.asarray(means, dtype=np.float64).reshape(-1))
+    w = portfolio_weights(weights, n, require_full=False, against="cov is {n} x {n}")
+    mu = _vector("means", means)
     if mu.shape[0] != n:
         raise NtUserError(f"means has {mu.shape[0]} entries but cov is {n} x {n}; pass one mean per asset")
     if not np.isfinite(mu).all():
@@ -445,6 +453,14 @@ def cornish_fisher_var(weights: Any, means: Any, cov: Any, *, skew: float, exces
 # -- Monte Carlo -----------------------------------------------------------------------------------
 
 
+def check_engine(use_gpu: object, engine: object) -> None:
+    """NtUserError unless ``use_gpu`` is True/False/None and ``engine`` None or one of :data:`ENGINES`."""
+    if use_gpu is not None and not isinstance(use_gpu, bool | np.bool_):
+        raise NtUserError(f"use_gpu must be true, false or null (auto), got {use_gpu!r}")
+    if engine is not None and engine not in ENGINES:
+        raise NtUserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
 def choose_engine(use_gpu: bool | None = None, engine: str | None = None,
                   n_scenarios: int = 100_000) -> tuple[str, str]:
     """``(engine, note)`` for a Monte Carlo run.
@@ -454,9 +470,8 @@ def choose_engine(use_gpu: bool | None = None, engine: str | None = None,
     native kernel with a note saying why; ``None`` uses CUDA from :data:`AUTO_GPU_MIN_SCENARIOS`
     scenarios on when torch sees a device (checking imports torch once); ``False`` is native.
     """
+    check_engine(use_gpu, engine)
     if engine is not None:
-        if engine not in ENGINES:
-            raise NtUserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if engine != "native" and not mc_torch.torch_installed():
             raise NtUnavailable(f"engine {engine!r} needs torch, which is not installed; {mc_torch.INSTALL_HINT}")
         if engine == "torch-cuda" and not mc_torch.cuda_available():
@@ -629,6 +644,7 @@ def var_report(returns: Any, weights: Any, *, confidence: float = 0.99, horizon:
     dof_v = None if dof is None else check_dof(dof)
     n_s, s = check_positive("n_scenarios", n_scenarios), check_seed(seed)
     n_threads = check_positive("threads", threads)
+    check_engine(use_gpu, engine)
     if mc_dtype not in mc_torch.DTYPES:
         raise NtUserError(f"mc_dtype must be one of {', '.join(mc_torch.DTYPES)}, got {mc_dtype!r}")
 
@@ -685,6 +701,7 @@ __all__ = [
     "VarEstimate",
     "VarReport",
     "check_dof",
+    "check_engine",
     "check_horizon",
     "choose_engine",
     "cornish_fisher_var",
