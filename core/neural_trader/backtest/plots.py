@@ -17,10 +17,12 @@ from neural_trader.native.simulate import ExitReason
 if TYPE_CHECKING:
     from neural_trader.backtest.result import BacktestResult
 
-__all__ = ["plot_png"]
+__all__ = ["figure_factory", "plot_png"]
 
 
-def _figure_factory() -> Any:
+def figure_factory() -> Any:
+    """A ``Figure(**kw)`` maker on its own Agg canvas; NtUnavailable without matplotlib. Every PNG
+    chart of the host and its packs draws on one of these."""
     try:
         import matplotlib
     except ImportError:
@@ -44,7 +46,7 @@ def _x(result: BacktestResult) -> np.ndarray:
 def plot_png(result: BacktestResult, kind: str, *, width: float = 10.0, height: float = 4.0, dpi: int = 100,
              synthetic: bool = False) -> bytes:
     """Render ``kind`` (``equity``, ``drawdown`` or ``trades``) of ``result`` as PNG bytes."""
-    new_figure = _figure_factory()
+    new_figure = figure_factory()
     fig = new_figure(figsize=(width, height), dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     x = _x(result)

@@ -199,10 +199,10 @@ def clustered_heatmap_png(corr: CorrelationMatrix | Sequence[Sequence[float]] | 
             raise NtUserError(f"{name} must be a number of inches in (0, 50], got {v!r}")
     if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 600:
         raise NtUserError(f"dpi must be an integer in [10, 600], got {dpi!r}")
-    from neural_trader.backtest.plots import _figure_factory  # matplotlib is optional: import on use
+    from neural_trader.backtest.plots import figure_factory  # matplotlib is optional: import on use
 
     clustered = cluster_order(corr, symbols=symbols, method=method)
-    new_figure = _figure_factory()
+    new_figure = figure_factory()
     fig = new_figure(figsize=(width, height), dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     image = ax.imshow(clustered.matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")

@@ -29,6 +29,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import os
+import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -83,10 +85,17 @@ def torch_installed() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+def _nvidia_driver() -> bool:
+    """Whether this machine shows an NVIDIA driver (without importing torch, which takes seconds)."""
+    return os.path.exists("/proc/driver/nvidia/version") or any(
+        os.path.exists(f"/dev/nvidia{i}") for i in range(16)) or os.path.exists("/dev/nvidiactl")
+
+
 @functools.cache
 def cuda_available() -> bool:
-    """Whether torch is installed and sees a CUDA device (imports torch the first time: ~1-3 s)."""
-    if not torch_installed():
+    """Whether torch is installed and sees a CUDA device. On a Linux machine without an NVIDIA driver
+    the answer is no at once; otherwise it imports torch the first time (~1-3 s)."""
+    if not torch_installed() or (sys.platform.startswith("linux") and not _nvidia_driver()):
         return False
     try:
         return bool(_import_torch().cuda.is_available())

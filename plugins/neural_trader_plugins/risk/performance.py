@@ -275,9 +275,9 @@ def performance_png(report: PerformanceReport, kind: str, *, width: float = 10.0
     """
     if kind not in CHART_KINDS:
         raise NtUserError(f"kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
-    from neural_trader.backtest.plots import _figure_factory
+    from neural_trader.backtest.plots import figure_factory
 
-    fig = _figure_factory()(figsize=(width, height), dpi=dpi)
+    fig = figure_factory()(figsize=(width, height), dpi=dpi)
     ax = fig.add_subplot(1, 1, 1)
     r = report.returns
     x: np.ndarray = report.dates if report.dates is not None else np.arange(r.shape[0])
