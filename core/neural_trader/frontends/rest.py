@@ -405,7 +405,9 @@ _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "403": ("Forbidden", "The key lacks the operation's scope, or the Host/Origin is not allowed."),
     "404": ("NotFound", "No such route, or the operation did not find what it was asked for."),
     "409": ("Conflict", "The request clashes with existing state."),
-    "413": ("PayloadTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes."),
+    "413": ("PayloadTooLarge", "The request asks for more than a bound of the host allows (limit_exceeded: "
+                               "details names the bound and the setting that raises it), or its body is "
+                               f"larger than {MAX_BODY_BYTES} bytes."),
     "422": ("ValidationError", "Parameters do not match the schema (validation_error: details lists "
                                 "{path, message}), or match it but not together or not with the data "
                                 "(unprocessable)."),
@@ -466,7 +468,7 @@ def _operation_object(op: Operation, method: str) -> dict[str, Any]:
         required = set(schema.get("required", ()))
         out["parameters"] = [_query_parameter(name, prop, name in required)
                              for name, prop in schema.get("properties", {}).items()]
-        out["responses"] = {"200": ok, **_error_responses(c for c in _ERROR_RESPONSES if c != "413")}
+        out["responses"] = {"200": ok, **_error_responses(_ERROR_RESPONSES)}
     return out
 
 

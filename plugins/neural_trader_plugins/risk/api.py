@@ -309,6 +309,14 @@ class PerformanceResult:
     chart: Image | None = chart_field()
 
 
+def _ns(t: dt.datetime) -> int:
+    """An aware datetime as int64 nanoseconds since the epoch (exact, unlike ``timestamp()``)."""
+    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 async def _run_returns(params: PerformanceParams, ctx: Context) -> tuple[np.ndarray, np.ndarray, str, Any]:
     """(returns, end times ns, subject, the run) of a stored backtest."""
     from neural_trader.backtest.runs import fetch_run
@@ -320,7 +328,9 @@ async def _run_returns(params: PerformanceParams, ctx: Context) -> tuple[np.ndar
     equity = np.ascontiguousarray(run.arrays["equity"], dtype=np.float64)
     if equity.shape[0] < 3:
         raise NtUserError(f"run {run.id[:12]} has {equity.shape[0]} bars of equity; a report needs at least 3")
-    return metrics.returns_from_equity(equity)[1:], np.asarray(run.arrays["ts"])[1:], f"backtest {run.id[:12]}", run
+    # As the backtest measured them: the first bar's return is from the starting cash.
+    full = np.concatenate([[float(run.spec.config.init_cash)], equity])
+    return metrics.returns_from_equity(full), np.asarray(run.arrays["ts"]), f"backtest {run.id[:12]}", run
 
 
 async def performance_report(params: PerformanceParams, ctx: Context) -> PerformanceResult:
@@ -341,17 +351,15 @@ async def performance_report(params: PerformanceParams, ctx: Context) -> Perform
         if bench_symbol:
             bench_data = await load_portfolio(HistoryParams(symbols=[bench_symbol], start=run.first_bar, end=run.last_bar,
                                                             timeframe=timeframe, provider=spec.provider), ctx)
-            times = np.array([int(t.timestamp() * 1e9) for t in bench_data.times], dtype=np.int64)
+            times = np.array([_ns(t) for t in bench_data.bar_times], dtype=np.int64)
             common, mine, theirs = np.intersect1d(ts, times, return_indices=True)
             if common.shape[0] < 2:
                 raise NtUserError(f"benchmark {bench_symbol} has no bars in common with run {run.id[:12]}")
-            returns_all = np.concatenate([[0.0], returns])
-            # Compound the run's returns between the benchmark's bars, so both measure the same periods.
-            growth = np.cumprod(1.0 + returns_all)
-            idx = mine + 1
-            returns = growth[idx[1:]] / growth[idx[:-1]] - 1.0
-            bench = np.ascontiguousarray(np.cumprod(1.0 + bench_data.returns[:, 0])[theirs])
-            bench = bench[1:] / bench[:-1] - 1.0
+            # Compound the run's returns between the bars both have, so both measure the same periods.
+            growth = np.cumprod(1.0 + returns)
+            returns = growth[mine[1:]] / growth[mine[:-1]] - 1.0
+            level = bench_data.closes[theirs, 0]
+            bench = np.ascontiguousarray(level[1:] / level[:-1] - 1.0)
             ts = common[1:]
             info = attrs.evolve(info, n_returns=int(returns.shape[0]), first=from_ns(int(ts[0])),
                                 warnings=list(bench_data.warnings))
@@ -360,7 +368,7 @@ async def performance_report(params: PerformanceParams, ctx: Context) -> Perform
         data = await load_portfolio(params, ctx, benchmark=bench_symbol, min_periods=3)
         returns = np.ascontiguousarray(data.returns @ data.weights)
         bench = data.benchmark
-        ts = np.array([int(t.timestamp() * 1e6) * 1000 for t in data.times], dtype=np.int64)
+        ts = np.array([_ns(t) for t in data.times], dtype=np.int64)
         subject = ", ".join(f"{s} {w:.1%}" for s, w in zip(data.symbols, data.weights, strict=True))
         info = DataInfo.of(data, params.timeframe)
         timeframe = params.timeframe
@@ -395,9 +403,10 @@ class VarQuestion(PortfolioParams):
     confidence: float = param(default=0.99, gt=0, lt=1, description="probability the loss stays within VaR, "
                                                                     "e.g. 0.99")
     horizon: int = param(default=1, ge=1, le=2520, description="bars the loss is measured over (1Day bars: days)")
-    value: float | None = param(default=None, gt=0, unit="money", description=(
+    value: float | None = param(default=None, gt=0, le=1e15, unit="money", description=(
         "the portfolio's value; when given, every loss is also stated in money"))
-    n_scenarios: int = param(default=100_000, ge=1000, le=20_000_000, description="Monte Carlo scenarios")
+    n_scenarios: int = param(default=100_000, ge=1000, le=20_000_000, description=(
+        "Monte Carlo scenarios (8 bytes of memory each)"))
     seed: int = param(default=0, ge=0, le=2**63 - 1, description="Monte Carlo seed (the same seed, the same "
                                                                  "scenarios)")
     use_gpu: bool | None = param(default=None, description=(
@@ -405,13 +414,6 @@ class VarQuestion(PortfolioParams):
         "false never; default: on a GPU from 1M scenarios when one is there"))
     dof: float | None = param(default=None, gt=2, le=1000, description="Student-t degrees of freedom; default "
                                                                        "fitted from the kurtosis")
-
-
-def _check_scenarios(ctx: Context, n: int) -> None:
-    from neural_trader import bounds
-
-    # A bound of the host, like bars and combinations: scenarios cost memory (8 bytes each, and more on a GPU).
-    bounds.check(ctx.host.settings, "max_bars", n, "Monte Carlo scenarios")
 
 
 def _money(fraction: float | None, value: float | None) -> float | None:
@@ -487,7 +489,6 @@ class RiskVarResult:
 
 async def risk_var(params: RiskVarParams, ctx: Context) -> RiskVarResult:
     model = _model(ctx, params.method, "method")
-    _check_scenarios(ctx, params.n_scenarios)
     data = await load_portfolio(params, ctx, min_periods=max(len(params.symbols) + 1, params.horizon + 1))
     estimate = await in_thread(lambda: model.estimate(_inputs(data, params)))
     return RiskVarResult(figure=VarFigure.of(estimate, params.value), confidence=params.confidence,
@@ -657,7 +658,6 @@ async def analyze(params: AnalyzeParams, ctx: Context) -> AnalyzeResult:
     models = [_model(ctx, n, "methods") for n in dict.fromkeys(names)]
     if not models:
         raise NtUserError("methods is empty; name at least one risk model (risk.models lists them)")
-    _check_scenarios(ctx, params.n_scenarios)
     data = await load_portfolio(params, ctx, min_periods=max(len(params.symbols) + 1, params.horizon + 1, 3))
     # The built-in models are computed together (one covariance, one pass); a pack's models one by one.
     builtin = tuple(m.name for m in models if any(m is b for b in BUILTIN))
@@ -713,7 +713,7 @@ async def analyze(params: AnalyzeParams, ctx: Context) -> AnalyzeResult:
 class StressParams(PortfolioParams):
     """Parameters of ``risk.stress``."""
 
-    value: float = param(default=100_000.0, gt=0, unit="money", description="the portfolio's value")
+    value: float = param(default=100_000.0, gt=0, le=1e15, unit="money", description="the portfolio's value")
     scenarios: list[str] | None = param(default=None, max_len=50, item_pattern=r"^[a-z0-9_]+$", description=(
         "historical scenarios to replay (risk.models lists them; [] for none); default every one the data covers"))
     shocks: dict[str, float] = param(factory=dict, description=(
@@ -725,9 +725,9 @@ class StressParams(PortfolioParams):
                                        description="the factor's return in the factor scenario, e.g. -0.2")
     ladder: bool = param(default=True, description="add a sensitivity ladder: P&L for uniform shocks to every asset "
                                                    "(by its beta when factor is given)")
-    ladder_low: float = param(default=-0.3, ge=-1, le=0, unit="fraction")
-    ladder_high: float = param(default=0.3, ge=0, le=10, unit="fraction")
-    ladder_step: float = param(default=0.05, gt=0, le=1, unit="fraction")
+    ladder_low: float = param(default=-0.3, ge=-1, le=0, unit="fraction", description="the ladder's lowest shock")
+    ladder_high: float = param(default=0.3, ge=0, le=10, unit="fraction", description="the ladder's highest shock")
+    ladder_step: float = param(default=0.05, gt=0, le=1, unit="fraction", description="the step between rungs")
     chart: bool = param(default=False, description="return the ladder as a PNG")
 
 
@@ -809,7 +809,12 @@ async def _replays(params: StressParams, ctx: Context, positions: dict[str, floa
         min(s.start for s in chosen) - dt.timedelta(days=10), dt.time(), dt.UTC),
         end=dt.datetime.combine(max(s.end for s in chosen) + dt.timedelta(days=1), dt.time(), dt.UTC),
         timeframe=Timeframe.DAY_1, provider=params.provider)
-    data = await load_portfolio(window, ctx)
+    try:
+        data = await load_portfolio(window, ctx)
+    except NtUserError as exc:
+        names = ", ".join(f"{s.name} ({s.start}..{s.end})" for s in chosen)
+        raise NtUserError(f"scenarios {names}: {exc.message}; pick scenarios the data covers (risk.models lists "
+                          "their windows)") from None
     dates = np.array([t.date() for t in data.times], dtype="datetime64[D]")
     columns = data.returns
     replays, skipped = [], []
@@ -932,6 +937,8 @@ async def risk_correlation(params: CorrelationParams, ctx: Context) -> Correlati
     data = await load_portfolio(params, ctx, min_periods=max(3, params.window or 0))
     x = data.returns
     names = list(data.symbols)
+    if len(names) < 2:
+        raise NtUserError("symbols must name at least two instruments to correlate")
 
     def compute() -> tuple[np.ndarray, Any, np.ndarray | None]:
         if params.method is CorrelationMethod.EWMA:
@@ -1067,7 +1074,7 @@ class KellyParams(HistoryParams):
         "assets: cap on the sum of |weights| (1: no borrowing)"))
     max_weight: float | None = param(default=None, gt=0, le=100, description="assets: cap on each |weight|")
     long_only: bool = param(default=False, description="assets: no short positions")
-    bankroll: float | None = param(default=None, gt=0, unit="money", description="state the stakes in money too")
+    bankroll: float | None = param(default=None, gt=0, le=1e15, unit="money", description="state the stakes in money too")
 
 
 @attrs.frozen(kw_only=True)
@@ -1150,7 +1157,7 @@ class PositionSizeParams:
     """Parameters of ``risk.position_size``."""
 
     symbol: str = param(pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description="the instrument, e.g. AAPL")
-    equity: float = param(gt=0, unit="money", description="the account's equity the position is sized from")
+    equity: float = param(gt=0, le=1e15, unit="money", description="the account's equity the position is sized from")
     method: SizingMethod = param(default=SizingMethod.VOLATILITY_TARGET, description=(
         "volatility_target (exposure so the position's volatility hits target_volatility), atr (a stop atr_multiple "
         "ATRs away loses risk_per_trade of equity) or kelly (mu / sigma^2, times fraction)"))
@@ -1224,6 +1231,9 @@ async def risk_position_size(params: PositionSizeParams, ctx: Context) -> Positi
         capped = abs(k.fraction) < abs(k.full_kelly * params.fraction)
         details["full_kelly"] = k.full_kelly
         shares = k.fraction * params.equity / price
+    if not abs(shares) < 2**53:
+        raise NtUserError(f"the size comes to {shares:.3g} shares of {bars.symbol} at {price:g}, more than can be "
+                          "counted exactly; check equity")
     whole = math.floor(shares) if shares >= 0 else -math.floor(-shares)
     info = DataInfo(symbols=[bars.symbol], provider=data.provider, synthetic=data.synthetic,
                     timeframe=params.timeframe, first=data.first, last=data.last, n_returns=len(bars) - 1,
