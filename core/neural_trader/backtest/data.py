@@ -123,7 +123,7 @@ def fingerprint(bars: Sequence[Bars], benchmark: Bars | None = None) -> str:
 
 def _align(series: list[Bars]) -> list[Bars]:
     """Every series restricted to the bar times all of them have."""
-    if len(series) == 1:
+    if len(series) == 1 or all(np.array_equal(s.ts, series[0].ts) for s in series[1:]):
         return series
     common = series[0].ts
     for s in series[1:]:

@@ -309,14 +309,6 @@ class PerformanceResult:
     chart: Image | None = chart_field()
 
 
-def _ns(t: dt.datetime) -> int:
-    """An aware datetime as int64 nanoseconds since the epoch (exact, unlike ``timestamp()``)."""
-    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
 async def _run_returns(params: PerformanceParams, ctx: Context) -> tuple[np.ndarray, np.ndarray, str, Any]:
     """(returns, end times ns, subject, the run) of a stored backtest."""
     from neural_trader.backtest.runs import fetch_run
@@ -351,7 +343,7 @@ async def performance_report(params: PerformanceParams, ctx: Context) -> Perform
         if bench_symbol:
             bench_data = await load_portfolio(HistoryParams(symbols=[bench_symbol], start=run.first_bar, end=run.last_bar,
                                                             timeframe=timeframe, provider=spec.provider), ctx)
-            times = np.array([_ns(t) for t in bench_data.bar_times], dtype=np.int64)
+            times = bench_data.ts
             common, mine, theirs = np.intersect1d(ts, times, return_indices=True)
             if common.shape[0] < 2:
                 raise NtUserError(f"benchmark {bench_symbol} has no bars in common with run {run.id[:12]}")
@@ -368,7 +360,7 @@ async def performance_report(params: PerformanceParams, ctx: Context) -> Perform
         data = await load_portfolio(params, ctx, benchmark=bench_symbol, min_periods=3)
         returns = np.ascontiguousarray(data.returns @ data.weights)
         bench = data.benchmark
-        ts = np.array([_ns(t) for t in data.times], dtype=np.int64)
+        ts = data.ts[1:]
         subject = ", ".join(f"{s} {w:.1%}" for s, w in zip(data.symbols, data.weights, strict=True))
         info = DataInfo.of(data, params.timeframe)
         timeframe = params.timeframe
@@ -640,10 +632,11 @@ class AnalyzeResult:
 def _analysis(data: PortfolioData, params: AnalyzeParams, builtin: tuple[str, ...]) -> tuple[Any, Any, Any, Any]:
     from neural_trader.native import risk as native_risk
     from neural_trader_plugins.risk import drawdown, var, volatility
+    from neural_trader_plugins.risk.models import MC_THREADS
 
     report = var.var_report(data.returns, data.weights, confidence=params.confidence, horizon=params.horizon,
                             methods=builtin or ("normal",), dof=params.dof, n_scenarios=params.n_scenarios,
-                            seed=params.seed, use_gpu=params.use_gpu)
+                            seed=params.seed, use_gpu=params.use_gpu, threads=MC_THREADS)
     corr = native_risk.correlation(data.returns) if data.returns.shape[1] > 1 else np.ones((1, 1))
     ewma = [volatility.ewma_volatility(np.ascontiguousarray(data.returns[:, i]), params.ewma_lambda).last
             for i in range(data.returns.shape[1])]
@@ -689,9 +682,9 @@ async def analyze(params: AnalyzeParams, ctx: Context) -> AnalyzeResult:
     summary = None if mc is None else MonteCarloSummary(
         engine=mc.engine, n_scenarios=mc.n_scenarios, seed=mc.seed, mean_loss=finite(mc.mean), loss_std=finite(mc.std),
         quantiles={f"{q:g}": finite(v) for q, v in zip(mc.quantile_levels, mc.quantiles, strict=True)}, note=mc.note)
-    times = data.bar_times  # drawdown indices count wealth points: 0 is the first close
-    worst = [DrawdownPeriodView(peak=times[p.peak], trough=times[p.trough],
-                                recovery=None if p.recovery is None else times[p.recovery], depth=abs(p.depth),
+    at = data.time  # drawdown indices count wealth points: 0 is the first close
+    worst = [DrawdownPeriodView(peak=at(p.peak), trough=at(p.trough),
+                                recovery=None if p.recovery is None else at(p.recovery), depth=abs(p.depth),
                                 bars=p.duration) for p in periods]
     drawdown = DrawdownFigures(max_drawdown=finite(abs(under.max_drawdown)), current_drawdown=finite(abs(under.current_drawdown)),
                                ulcer_index=finite(under.ulcer_index), time_under_water=finite(under.time_under_water.fraction),
@@ -815,7 +808,7 @@ async def _replays(params: StressParams, ctx: Context, positions: dict[str, floa
         names = ", ".join(f"{s.name} ({s.start}..{s.end})" for s in chosen)
         raise NtUserError(f"scenarios {names}: {exc.message}; pick scenarios the data covers (risk.models lists "
                           "their windows)") from None
-    dates = np.array([t.date() for t in data.times], dtype="datetime64[D]")
+    dates = data.dates
     columns = data.returns
     replays, skipped = [], []
     for sc in chosen:
@@ -966,7 +959,7 @@ async def risk_correlation(params: CorrelationParams, ctx: Context) -> Correlati
                     mean=finite(float(ok.mean())) if ok.size else None,
                     series=[finite(float(v)) for v in s] if params.series else None))
         if params.series:
-            times = list(data.times[len(data.times) - tail.shape[0]:])
+            times = data.times[len(data.ts) - 1 - tail.shape[0]:]
     chart = None
     if params.chart:
         png = await in_thread(lambda: correlation.clustered_heatmap_png(

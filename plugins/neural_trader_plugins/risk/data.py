@@ -66,8 +66,8 @@ class PortfolioData:
     weights: np.ndarray
     #: ``(periods, assets)`` simple returns of the close, C-contiguous float64.
     returns: np.ndarray
-    #: Start times of the bars of ``closes`` (UTC): ``bar_times[k + 1]`` is the end bar of return ``k``.
-    bar_times: tuple[dt.datetime, ...]
+    #: Start times of the bars of ``closes`` (int64 ns, UTC): ``ts[k + 1]`` is the end bar of return ``k``.
+    ts: np.ndarray
     #: ``(periods + 1, assets)`` closes the returns come from.
     closes: np.ndarray
     provider: str
@@ -76,18 +76,27 @@ class PortfolioData:
     #: The benchmark's returns on the same times, when one was asked for.
     benchmark: np.ndarray | None = None
 
+    def time(self, k: int) -> dt.datetime:
+        """The start of bar ``k`` of ``closes`` (0: the first close; ``k + 1``: return ``k``'s end bar)."""
+        return from_ns(int(self.ts[k]))
+
     @property
-    def times(self) -> tuple[dt.datetime, ...]:
-        """The end bar of each return, one per row of ``returns``."""
-        return self.bar_times[1:]
+    def times(self) -> list[dt.datetime]:
+        """The end bar of each return, one per row of ``returns`` (built on demand: thousands of objects)."""
+        return [from_ns(int(t)) for t in self.ts[1:]]
+
+    @property
+    def dates(self) -> np.ndarray:
+        """The UTC date of each return's end bar, as ``datetime64[D]``."""
+        return self.ts[1:].astype("datetime64[ns]").astype("datetime64[D]")
 
     @property
     def first(self) -> dt.datetime:
-        return self.times[0]
+        return self.time(1)
 
     @property
     def last(self) -> dt.datetime:
-        return self.times[-1]
+        return self.time(len(self.ts) - 1)
 
 
 def returns_of(closes: np.ndarray) -> np.ndarray:
@@ -165,7 +174,6 @@ async def load_portfolio(params: HistoryParams, ctx: Context, *, benchmark: str 
         raise NtUserError(f"{', '.join(symbols)} have non-positive or missing closes in the window; returns "
                           "cannot be computed from them")
     bench = data.benchmark_close()
-    bar_times = tuple(from_ns(int(t)) for t in data.bars[0].ts)
-    return PortfolioData(symbols=symbols, weights=w, returns=returns_of(closes), bar_times=bar_times, closes=closes,
+    return PortfolioData(symbols=symbols, weights=w, returns=returns_of(closes), ts=data.bars[0].ts, closes=closes,
                          provider=data.provider, synthetic=data.synthetic, warnings=data.warnings,
                          benchmark=None if bench is None else returns_of(bench[:, None])[:, 0].copy())

@@ -22,6 +22,7 @@ A risk model is anything with a ``name``, a one-line ``summary`` and ``estimate(
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import attrs
@@ -29,7 +30,11 @@ import numpy as np
 
 from neural_trader_plugins.risk import var
 
-__all__ = ["BUILTIN", "RiskInputs", "RiskModel"]
+__all__ = ["BUILTIN", "MC_THREADS", "RiskInputs", "RiskModel"]
+
+#: Threads of the native Monte Carlo kernel: the cores this process may use (at most 8). The
+#: scenarios, and so the numbers, do not depend on it (one random stream per block of scenarios).
+MC_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -64,7 +69,7 @@ def _report_method(method: str) -> Callable[[RiskInputs], var.VarEstimate]:
     def estimate(inputs: RiskInputs) -> var.VarEstimate:
         report = var.var_report(inputs.returns, inputs.weights, confidence=inputs.confidence, horizon=inputs.horizon,
                                 methods=(method,), dof=inputs.dof, n_scenarios=inputs.n_scenarios,
-                                seed=inputs.seed, use_gpu=inputs.use_gpu)
+                                seed=inputs.seed, use_gpu=inputs.use_gpu, threads=MC_THREADS)
         return report.methods[method]
 
     return estimate
