@@ -64,7 +64,7 @@ class DataInfo:
     timeframe: Timeframe
     first: dt.datetime = param(description="end of the first return's bar")
     last: dt.datetime = param(description="end of the last return's bar")
-    n_returns: int = param(description="returns per asset the figures use")
+    n_returns: int = param(unit="plain", description="returns per asset the figures use")
     warnings: list[str] = param(description="synthetic data, or a window the data covers only in part")
 
     @classmethod
@@ -597,16 +597,17 @@ class DrawdownPeriodView:
     trough: dt.datetime
     recovery: dt.datetime | None = param(description="null: not recovered by the last bar")
     depth: float = param(unit="fraction", description="fall from the peak (positive)")
-    bars: int = param(description="bars from the peak to the recovery (or to the last bar)")
+    bars: int = param(unit="plain", description="bars from the peak to the recovery (or to the last bar)")
 
 
 @attrs.frozen(kw_only=True)
 class DrawdownFigures:
     max_drawdown: float | None = param(unit="fraction", description="deepest fall from a peak (positive)")
     current_drawdown: float | None = param(unit="fraction")
-    ulcer_index: float | None = param(description="root mean square of the percentage drawdowns")
+    ulcer_index: float | None = param(unit="plain", description="root mean square of the drawdowns in percent "
+                                                                "(14.9 is 14.9 %)")
     time_under_water: float | None = param(unit="fraction", description="share of bars below a previous peak")
-    longest_under_water: int = param(description="bars of the longest spell below a peak")
+    longest_under_water: int = param(unit="plain", description="bars of the longest spell below a peak")
     worst: list[DrawdownPeriodView] = param(description="the three deepest drawdowns")
 
 
@@ -991,7 +992,8 @@ class GarchView:
     beta: float = param(description="weight of the last variance")
     persistence: float = param(description="alpha + beta: how slowly a shock to variance decays")
     half_life: float | None = param(description="bars for a variance shock to halve")
-    long_run_volatility: float | None = param(unit="fraction", description="annualised unconditional volatility")
+    long_run_volatility: float | None = param(unit="fraction", description=(
+        "annualised unconditional volatility (null when alpha + beta reaches 1: the fit is integrated)"))
     next_volatility: float = param(unit="fraction", description="annualised volatility forecast for the next bar")
     horizon_volatility: float = param(unit="fraction", description=(
         "volatility of the return over the next horizon bars (the forecast variances summed, not sqrt-time)"))
@@ -1032,7 +1034,8 @@ async def risk_volatility(params: VolatilityParams, ctx: Context) -> VolatilityR
             p = fit.persistence
             view = GarchView(mu=fit.mu, omega=fit.omega, alpha=fit.alpha, beta=fit.beta, persistence=p,
                              half_life=finite(math.log(0.5) / math.log(p)) if 0 < p < 1 else None,
-                             long_run_volatility=finite(fit.long_run_volatility * root) if p < 1 else None,
+                             # Integrated (alpha + beta at the stationarity bound): no long-run level.
+                             long_run_volatility=finite(fit.long_run_volatility * root) if p < 1 - 1e-6 else None,
                              next_volatility=math.sqrt(fit.next_variance) * root,
                              horizon_volatility=math.sqrt(float(fit.forecast(params.horizon).sum())),
                              log_likelihood=fit.loglik, converged=fit.converged)
