@@ -34,6 +34,7 @@ from scipy.spatial import distance as _dist
 from neural_trader.errors import NtUserError
 from neural_trader.native import risk
 from neural_trader.native.risk_numpy import matrix_arg
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "LONG_ONLY", "METHODS", "BlackLitterman", "Portfolio", "Views", "black_litterman", "hrp", "max_sharpe",
@@ -151,30 +152,12 @@ class Views:
 # -- argument handling -------------------------------------------------------------------------
 
 
-def _as_float_array(name: str, value: object, ndim: int) -> np.ndarray:
-    try:
-        a = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError(f"{name} must be {'a list of numbers' if ndim == 1 else 'a matrix of numbers'} "
-                          f"(got {type(value).__name__} that is not)") from None
-    if a.ndim != ndim:
-        raise NtUserError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    return np.ascontiguousarray(a)
-
-
 def _vector(name: str, value: object) -> np.ndarray:
-    a = _as_float_array(name, value, 1)
-    if not np.isfinite(a).all():
-        raise NtUserError(f"{name} must be finite, but element {int(np.flatnonzero(~np.isfinite(a))[0])} is not")
-    return a
+    return inputs.vector(name, value, minimum=0)
 
 
 def _matrix(name: str, value: object) -> np.ndarray:
-    a = _as_float_array(name, value, 2)
-    if not np.isfinite(a).all():
-        i, j = divmod(int(np.flatnonzero(~np.isfinite(a))[0]), a.shape[1])
-        raise NtUserError(f"{name} must be finite, but {name}[{i}, {j}] is not")
-    return a
+    return inputs.matrix(name, value, minimum_rows=0)
 
 
 def _check_cov(value: object) -> tuple[np.ndarray, int]:
@@ -182,7 +165,7 @@ def _check_cov(value: object) -> tuple[np.ndarray, int]:
     if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim == 2:
         c = np.ascontiguousarray(value)
     else:
-        c = _as_float_array("cov", value, 2)
+        c = inputs.array("cov", value, 2)
     matrix_arg("cov", c, square=True)
     if c.shape[0] < 1:
         raise NtUserError("cov must hold at least one asset")
@@ -192,7 +175,7 @@ def _check_cov(value: object) -> tuple[np.ndarray, int]:
 
 def _from_returns(value: object) -> tuple[np.ndarray, np.ndarray]:
     """(cov, mean) of a ``(periods, assets)`` returns matrix."""
-    r = _as_float_array("returns", value, 2)
+    r = inputs.array("returns", value, 2)
     t, n = r.shape
     if n < 1:
         raise NtUserError("returns must have at least one column (one per asset)")

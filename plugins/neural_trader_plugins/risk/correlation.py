@@ -21,6 +21,7 @@ from scipy.spatial.distance import squareform
 
 from neural_trader.errors import NtUserError
 from neural_trader.native import risk
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "ClusterOrder", "CorrelationMatrix", "cluster_order", "clustered_heatmap_png", "correlation_matrix",
@@ -33,21 +34,8 @@ _CHUNK = 512  # windows per block in rolling_correlations (bounds the temporary 
 
 
 def _matrix(returns: object, minimum: int = 3) -> np.ndarray:
-    try:
-        x = np.ascontiguousarray(returns, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError("returns must be a (periods, assets) matrix of numbers") from None
-    if x.ndim != 2:
-        raise NtUserError(f"returns must be a 2-D (periods, assets) matrix, got shape {x.shape}")
-    if x.shape[0] < minimum:
-        raise NtUserError(f"returns needs at least {minimum} observations per asset, got {x.shape[0]}")
-    if x.shape[1] < 1:
-        raise NtUserError("returns must hold at least one asset (column)")
-    if not np.isfinite(x).all():
-        i, j = (int(v) for v in np.argwhere(~np.isfinite(x))[0])
-        raise NtUserError(f"returns must be finite, but returns[{i}, {j}] is {x[i, j]}; align the assets "
-                          "on common dates and drop missing periods")
-    return x
+    return inputs.matrix("returns", returns, minimum_rows=minimum,
+                         hint="align the assets on common dates and drop missing periods")
 
 
 def _symbols(symbols: Sequence[str] | None, n: int) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from neural_trader.errors import NtUserError
 from neural_trader.native import metrics
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "DrawdownPeriod", "TimeUnderWater", "UnderwaterStats", "drawdown_periods", "drawdown_series",
@@ -33,22 +34,7 @@ __all__ = [
 
 
 def _returns(returns: object) -> np.ndarray:
-    try:
-        r = np.ascontiguousarray(returns, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError("returns must be a list or 1-D array of numbers (simple per-period returns)") from None
-    if r.ndim != 1:
-        raise NtUserError(f"returns must be one series (1-D), got shape {r.shape}")
-    if r.shape[0] < 1:
-        raise NtUserError("returns needs at least 1 observation, got 0")
-    if not np.isfinite(r).all():
-        bad = int(np.flatnonzero(~np.isfinite(r))[0])
-        raise NtUserError(f"returns must be finite, but returns[{bad}] is {r[bad]}; drop or fill missing periods")
-    if (r <= -1.0).any():
-        bad = int(np.flatnonzero(r <= -1.0)[0])
-        raise NtUserError(f"returns must be > -1 (a return of -100 % or worse wipes the wealth out), "
-                          f"but returns[{bad}] is {r[bad]}")
-    return r
+    return inputs.returns_series(returns, strict=True)
 
 
 def _dates(dates: Sequence[Any] | np.ndarray | None, n: int) -> list[Any] | None:

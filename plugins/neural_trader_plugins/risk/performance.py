@@ -32,6 +32,7 @@ from neural_trader.errors import NtUserError
 from neural_trader.native import metrics
 from neural_trader.native.metrics import Metrics
 from neural_trader.native.metrics_numpy import check_periods_per_year, check_rate
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "CHART_KINDS", "MonthlyReturns", "PerformanceReport", "RelativeMetrics", "RollingMetrics",
@@ -132,17 +133,7 @@ def _clean_list(a: np.ndarray) -> list[float | None]:
 
 
 def _series(name: str, value: object) -> np.ndarray:
-    try:
-        a = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError(f"{name} must be a list of numbers (simple returns per period)") from None
-    if a.ndim != 1:
-        raise NtUserError(f"{name} must be 1-D (one return per period), got shape {a.shape}")
-    bad = np.flatnonzero(~np.isfinite(a))
-    if bad.size:
-        raise NtUserError(f"{name} must be finite, but {name}[{int(bad[0])}] is {a[bad[0]]}; drop or fill "
-                          "missing periods")
-    return np.ascontiguousarray(a)
+    return inputs.vector(name, value, hint="drop or fill missing periods")
 
 
 def _dates(value: object, n: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from scipy import linalg, optimize
 
 from neural_trader.errors import NtUserError
 from neural_trader.native import indicators, risk
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "AtrSize", "BinaryKelly", "KellyFraction", "KellyPortfolio", "VolTarget", "atr_position_size", "kelly_binary",
@@ -54,15 +55,7 @@ def _multiplier(fraction: object) -> float:
 
 
 def _vector(name: str, value: object) -> np.ndarray:
-    try:
-        v = np.ascontiguousarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError(f"{name} must be a list or 1-D array of numbers") from None
-    if v.ndim != 1 or v.shape[0] < 1:
-        raise NtUserError(f"{name} must be a non-empty 1-D list of numbers, got shape {v.shape}")
-    if not np.isfinite(v).all():
-        raise NtUserError(f"{name} must be finite")
-    return v
+    return inputs.vector(name, value)
 
 
 # -- Kelly -------------------------------------------------------------------------------------

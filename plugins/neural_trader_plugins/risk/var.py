@@ -41,7 +41,7 @@ from neural_trader.errors import NtUnavailable, NtUserError
 from neural_trader.native import risk as native_risk
 from neural_trader.native._buffers import int_arg, range_error
 from neural_trader.native.risk_numpy import check_confidence, check_positive, check_seed, matrix_arg
-from neural_trader_plugins.risk import mc_torch
+from neural_trader_plugins.risk import inputs, mc_torch
 
 METHODS: tuple[str, ...] = ("historical", "normal", "student_t", "cornish_fisher", "monte_carlo")
 ENGINES: tuple[str, ...] = ("native", "torch-cuda", "torch-cpu")
@@ -193,31 +193,13 @@ def returns_matrix(returns: Any, *, min_observations: int | None = None) -> np.n
     ``min_observations`` rows are required (default ``assets + 1``, what a covariance of the
     assets needs to be estimable).
     """
-    try:
-        x = np.asarray(returns, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError("returns must be a (periods x assets) matrix of numbers, e.g. a list of rows; "
-                          "every row needs the same number of assets") from None
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise NtUserError(f"returns must be a (periods x assets) matrix, got shape {x.shape}")
+    x = inputs.returns_matrix(returns, minimum_rows=0)
     t, n = x.shape
-    if n < 1:
-        raise NtUserError("returns must hold at least one asset (column)")
     need = n + 1 if min_observations is None else min_observations
     if t < need:
         raise NtUserError(f"returns needs at least {need} observations (rows) for {n} asset(s), got {t}; "
                           "pass a longer history")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        i, j = (int(k) for k in np.argwhere(bad)[0])
-        raise NtUserError(f"returns must be finite, but returns[{i}][{j}] is {x[i, j]}; "
-                          "drop or fill the missing periods first")
-    if (x < -1.0).any():
-        i, j = (int(k) for k in np.argwhere(x < -1.0)[0])
-        raise NtUserError(f"returns must be simple returns >= -1, but returns[{i}][{j}] is {x[i, j]}")
-    return np.ascontiguousarray(x)
+    return x
 
 
 def _vector(name: str, value: Any) -> np.ndarray:

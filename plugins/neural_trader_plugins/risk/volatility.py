@@ -42,6 +42,7 @@ from scipy import optimize, signal
 
 from neural_trader.errors import NtUserError
 from neural_trader.native.risk_numpy import check_lam
+from neural_trader_plugins.risk import inputs
 
 __all__ = [
     "GARCH_SCALE", "MIN_GARCH_OBS", "RISKMETRICS_LAMBDA", "EwmaVolatility", "GarchFit", "ewma_volatility",
@@ -58,18 +59,7 @@ _BACKCAST_SPAN = 75
 
 
 def _returns(returns: object, *, minimum: int = 1) -> np.ndarray:
-    try:
-        r = np.asarray(returns, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError("returns must be a list or 1-D array of numbers (simple per-period returns)") from None
-    if r.ndim != 1:
-        raise NtUserError(f"returns must be one series (1-D), got shape {r.shape}; pass one column at a time")
-    if r.shape[0] < minimum:
-        raise NtUserError(f"returns needs at least {minimum} observations, got {r.shape[0]}")
-    if not np.isfinite(r).all():
-        bad = int(np.flatnonzero(~np.isfinite(r))[0])
-        raise NtUserError(f"returns must be finite, but returns[{bad}] is {r[bad]}; drop or fill missing periods")
-    return r
+    return inputs.returns_series(returns, minimum=minimum)
 
 
 def _annualiser(periods_per_year: float | None) -> float:
