@@ -295,3 +295,14 @@ def test_without_symbols_the_paper_accounts_holdings_are_weighted_by_value(
                                         "methods": ["normal"]})
     weights = {a["symbol"]: a["weight"] for a in got["assets"]}
     assert weights == pytest.approx({"ORCL": 300 * 40 / 16_000, "NVDA": 200 * 20 / 16_000})
+
+
+def test_monte_carlo_work_is_bounded_by_scenarios_times_assets(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_trader_plugins.risk import api
+
+    monkeypatch.setattr(api, "MAX_SCENARIO_ASSETS", 1_000_000)
+    with pytest.raises(NtUserError, match="at most 333,333 scenarios with 3 assets"):
+        host.call("risk.var", {**PORTFOLIO, "method": "monte_carlo", "n_scenarios": 1_000_000})
+    with pytest.raises(NtUserError, match="n_scenarios x assets"):
+        host.call("risk.analyze", {**PORTFOLIO, "n_scenarios": 1_000_000})
+    assert host.call("risk.var", {**PORTFOLIO, "method": "normal", "n_scenarios": 1_000_000})["figure"]["var"] > 0

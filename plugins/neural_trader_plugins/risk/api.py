@@ -408,6 +408,17 @@ class VarQuestion(PortfolioParams):
                                                                        "fitted from the kurtosis")
 
 
+#: Monte Carlo work one request may ask for: scenarios x assets (about 2 s of one CPU core).
+MAX_SCENARIO_ASSETS = 200_000_000
+
+
+def _check_work(q: VarQuestion, data: PortfolioData, monte_carlo: bool) -> None:
+    n = len(data.symbols)
+    if monte_carlo and q.n_scenarios * n > MAX_SCENARIO_ASSETS:
+        raise NtUserError(f"n_scenarios x assets = {q.n_scenarios:,} x {n} is more than {MAX_SCENARIO_ASSETS:,}; "
+                          f"ask for at most {MAX_SCENARIO_ASSETS // n:,} scenarios with {n} assets")
+
+
 def _money(fraction: float | None, value: float | None) -> float | None:
     return None if fraction is None or value is None else fraction * value
 
@@ -482,6 +493,7 @@ class RiskVarResult:
 async def risk_var(params: RiskVarParams, ctx: Context) -> RiskVarResult:
     model = _model(ctx, params.method, "method")
     data = await load_portfolio(params, ctx, min_periods=max(len(params.symbols) + 1, params.horizon + 1))
+    _check_work(params, data, monte_carlo=params.method == "monte_carlo")
     estimate = await in_thread(lambda: model.estimate(_inputs(data, params)))
     return RiskVarResult(figure=VarFigure.of(estimate, params.value), confidence=params.confidence,
                          horizon=params.horizon, weights=dict(zip(data.symbols, data.weights.tolist(), strict=True)),
@@ -653,6 +665,7 @@ async def analyze(params: AnalyzeParams, ctx: Context) -> AnalyzeResult:
     if not models:
         raise NtUserError("methods is empty; name at least one risk model (risk.models lists them)")
     data = await load_portfolio(params, ctx, min_periods=max(len(params.symbols) + 1, params.horizon + 1, 3))
+    _check_work(params, data, monte_carlo=any(m.name == "monte_carlo" for m in models))
     # The built-in models are computed together (one covariance, one pass); a pack's models one by one.
     builtin = tuple(m.name for m in models if any(m is b for b in BUILTIN))
     report, corr, ewma, (under, periods) = await in_thread(lambda: _analysis(data, params, builtin))
