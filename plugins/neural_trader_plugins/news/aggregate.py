@@ -23,6 +23,9 @@ Definitions (``t`` a cutoff time, ``h`` the half-life, ``L`` the optional lookba
   open of the period) with ``delay`` = when the bar's information is available, e.g. the bar
   length. A bar's value is the decayed score seen at its cutoff, so an article published at or
   after the cutoff never changes it.
+
+The decayed score is a weighted *mean*: without new articles it holds its value while ``weight``
+fades by half every half-life, so read ``weight`` (or ``count``) as the confidence in ``score``.
 """
 
 from __future__ import annotations

@@ -38,13 +38,13 @@ def news_request(*, api_key: str, api_secret: str, symbols: Iterable[str] | None
         raise NtUserError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit!r}")
     if sort not in ("asc", "desc"):
         raise NtUserError(f"sort must be 'asc' or 'desc', got {sort!r}")
-    params = {"symbols": ",".join(symbol_list(symbols, "symbols")) or None,
-              "start": rfc3339(start, "start") if start is not None else None,
-              "end": rfc3339(end, "end") if end is not None else None,
+    first = rfc3339(start, "start") if start is not None else None
+    last = rfc3339(end, "end") if end is not None else None
+    if first is not None and last is not None and first > last:
+        raise NtUserError(f"start ({first}) is after end ({last})")
+    params = {"symbols": ",".join(symbol_list(symbols, "symbols")) or None, "start": first, "end": last,
               "limit": limit, "sort": sort, "include_content": "true" if include_content else None,
               "page_token": page_token or None}
-    if start is not None and end is not None and params["start"] > params["end"]:
-        raise NtUserError(f"start ({params['start']}) is after end ({params['end']})")
     return NewsRequest(provider=PROVIDER, base_url=BASE_URL, path="/v1beta1/news", params=pairs(params),
                        headers=(("APCA-API-KEY-ID", api_key.strip()), ("APCA-API-SECRET-KEY", api_secret.strip())))
 
