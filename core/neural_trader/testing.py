@@ -17,6 +17,9 @@ Install ``neural-trader`` next to your plugin pack and these fixtures are there 
     An ``httpx.AsyncClient`` calling the REST app of ``nt_host`` in process, as an admin caller,
     with base URL ``http://127.0.0.1``.
 
+``call_everywhere(name, params, cli=nt_cli, mcp=nt_mcp, rest=nt_rest)`` (async)
+    Calls one operation through all three frontends, asserts they agree, returns the one answer.
+
 The async fixtures need ``pytest-asyncio`` (``asyncio_mode = "auto"`` or ``@pytest.mark.asyncio``).
 
 Importing this module must stay cheap because pytest imports it in every run of every project in
@@ -41,7 +44,8 @@ if TYPE_CHECKING:
 
     from neural_trader.host import Host
 
-__all__ = ["CliRunner", "HostFactory", "nt_cli", "nt_host", "nt_host_factory", "nt_mcp", "nt_rest"]
+__all__ = ["CliRunner", "HostFactory", "call_everywhere", "nt_cli", "nt_host", "nt_host_factory", "nt_mcp",
+           "nt_rest"]
 
 T = TypeVar("T")
 
@@ -252,3 +256,21 @@ async def nt_rest(nt_host: Host) -> AsyncIterator[httpx.AsyncClient]:
     """An ``httpx.AsyncClient`` for the REST app of ``nt_host``, authenticated as an admin caller."""
     async with _held_in_one_task(_rest_client(nt_host)) as client:
         yield client
+
+
+async def call_everywhere(name: str, params: Mapping[str, Any], *, cli: CliRunner, mcp: ClientSession,
+                          rest: httpx.AsyncClient) -> Any:
+    """``name`` with ``params`` through the CLI (``--params ... --json``), MCP and REST: each must succeed
+    and the three answers must be equal as JSON; the one answer is returned."""
+    import json
+
+    group, verb = name.split(".", 1)
+    done = cli.invoke(group, verb.replace(".", "-").replace("_", "-"), "--params", json.dumps(params), "--json")
+    assert done.exit_code == 0, done.output
+    by_cli = json.loads(done.output)
+    called = await mcp.call_tool(name.replace(".", "_"), dict(params))
+    assert not called.is_error, called.content
+    response = await rest.post("/v1/" + name.replace(".", "/"), json=params)
+    assert response.status_code == 200, response.text
+    assert by_cli == called.structured_content == response.json(), (by_cli, called.structured_content, response.json())
+    return by_cli

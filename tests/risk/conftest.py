@@ -4,10 +4,8 @@ oracle side of the tests never goes through the host)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -45,18 +43,3 @@ def closes(symbols: list[str], start: str, end: str) -> tuple[np.ndarray, np.nda
 def returns(symbols: list[str], start: str, end: str) -> np.ndarray:
     _, c = closes(symbols, start, end)
     return np.ascontiguousarray(c[1:] / c[:-1] - 1.0)
-
-
-async def call_everywhere(name: str, params: dict[str, Any], *, cli: Any, mcp: Any, rest: Any) -> dict[str, Any]:
-    """``name`` with ``params`` through the CLI (``--params --json``), MCP and REST; the three answers
-    must be equal (as JSON) and the one answer is returned."""
-    group, verb = name.split(".", 1)
-    done = cli.invoke(group, verb.replace(".", "-").replace("_", "-"), "--params", json.dumps(params), "--json")
-    assert done.exit_code == 0, done.output
-    by_cli = json.loads(done.output)
-    called = await mcp.call_tool(name.replace(".", "_"), params)
-    assert not called.is_error, called.content
-    response = await rest.post("/v1/" + name.replace(".", "/"), json=params)
-    assert response.status_code == 200, response.text
-    assert by_cli == called.structured_content == response.json()
-    return by_cli  # type: ignore[no-any-return]

@@ -14,11 +14,11 @@ from scipy import stats
 from neural_trader.errors import NtUserError, NtValidationError
 from neural_trader.hookspecs import hookimpl
 from neural_trader.host import Host
-from neural_trader.testing import HostFactory
+from neural_trader.testing import HostFactory, call_everywhere
 from neural_trader_plugins.risk.models import RiskModel
 from neural_trader_plugins.risk.var import VarEstimate
 
-from .conftest import call_everywhere, closes, returns
+from .conftest import closes, returns
 
 SYMBOLS = ["ORCL", "NVDA", "YHOO"]
 WEIGHTS = [0.5, 0.3, 0.2]
