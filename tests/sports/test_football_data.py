@@ -1,4 +1,4 @@
-"""The football-data.co.uk loader on the real E0 files of 2018/19 and 2023/24 (tests/sports/DATA.md),
+"""The football-data.co.uk loader on the real E0 files of 2018/19 and 2023/24 (tests/data/SOURCES.md),
 checked cell by cell against the raw CSV read independently with the csv module."""
 
 from __future__ import annotations
