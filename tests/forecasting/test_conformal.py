@@ -24,6 +24,19 @@ def test_quantile_rule_by_hand() -> None:
     np.testing.assert_array_equal(C.conformal_quantile(two, 0.2), [9.0, 90.0])
 
 
+def test_quantile_rule_matches_numpy_inverted_cdf() -> None:
+    # the brief's form: the empirical quantile at level ceil((n+1)(1-alpha))/n, numpy's inverted-CDF rule
+    # (Hyndman & Fan 1996, definition 1) being the smallest score whose empirical CDF reaches the level
+    rng = np.random.default_rng(5)
+    for n, alpha in ((25, 0.1), (100, 0.05), (301, 0.2), (1000, 0.01), (7, 0.3)):
+        s = rng.exponential(size=n)
+        k = math.ceil((n + 1) * (1 - alpha))
+        # any level in ((k-1)/n, k/n] names the same order statistic; the midpoint keeps numpy's own
+        # rounding of n * (k/n) from stepping to the next one
+        level = (k - 0.5) / n
+        assert C.conformal_quantile(s, alpha)[0] == np.quantile(s, level, method="inverted_cdf")
+
+
 def test_intervals_from_residuals() -> None:
     y = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])
     p = y + np.array([[0.5, -1.0], [-0.1, 2.0], [0.2, 3.0], [-0.4, -4.0]])

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from neural_trader.errors import NtUserError
 from neural_trader.schema import param
@@ -137,9 +138,12 @@ def hyperparameters(name: str, values: Mapping[str, Any] | None = None) -> Any:
         raise NtUserError(f"{name} has no hyper-parameter {', '.join(unknown)}; it takes {', '.join(fields)}")
     for key, value in values.items():
         want = float if fields[key].type in (float, "float") else int
-        ok = isinstance(value, int | float) if want is float else isinstance(value, int)
+        ok = isinstance(value, int | float | np.integer | np.floating) if want is float \
+            else isinstance(value, int | np.integer)
         if isinstance(value, bool) or not ok:
             raise NtUserError(f"{key} must be {'a number' if want is float else 'an integer'}, got {value!r}")
+    values = {k: (float(v) if isinstance(v, np.floating) else int(v) if isinstance(v, np.integer) else v)
+              for k, v in values.items()}
     try:
         hp = cls(**values)
     except ValueError as exc:
