@@ -160,8 +160,9 @@ def train(arch: str | ArchitectureSpec, data: DataSplits, hp: Any | Mapping[str,
                 raise NtUserError(f"hp: {exc}") from None
     if not isinstance(hp, spec.hyperparameters):
         raise NtUserError(f"hp must be a {spec.hyperparameters.__name__} or a dict of its fields")
-    if (hp.lookback, hp.horizon) != (data.lookback, data.horizon):
-        raise NtUserError(f"hp.lookback/horizon ({hp.lookback}/{hp.horizon}) must match the data's windows "
+    params: Any = hp  # an attrs instance of the spec's class
+    if (params.lookback, params.horizon) != (data.lookback, data.horizon):
+        raise NtUserError(f"hp lookback/horizon ({params.lookback}/{params.horizon}) must match the data's windows "
                           f"({data.lookback}/{data.horizon})")
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
@@ -179,7 +180,7 @@ def train(arch: str | ArchitectureSpec, data: DataSplits, hp: Any | Mapping[str,
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
 
     torch.manual_seed(int(seed))
-    model = spec.build(data.n_features, hp).to(dev)
+    model = spec.build(data.n_features, params).to(dev)
     gen = torch.Generator().manual_seed(int(seed))
     x_tr = torch.as_tensor(data.train.x, dtype=torch.float32, device=dev)
     y_tr = torch.as_tensor(data.scaler.transform_y(data.train.y), dtype=torch.float32, device=dev)
@@ -257,7 +258,7 @@ def train(arch: str | ArchitectureSpec, data: DataSplits, hp: Any | Mapping[str,
         m = evaluation.metrics(part.y, predict(model, part.x, data))
         metrics.update({f"{part_name}_{k}": v for k, v in m.as_dict().items() if k != "mape"})
     return TrainResult(
-        architecture=spec.name, hyperparameters=attrs.asdict(hp), n_features=data.n_features,
+        architecture=spec.name, hyperparameters=attrs.asdict(params), n_features=data.n_features,
         feature_names=data.feature_names, metrics=metrics, state_dict=best_state, epochs_run=len(history),
         best_epoch=best_epoch, stopped_early=stopped_early, history=tuple(history),
         data_fingerprint=data.fingerprint, seed=int(seed), device=str(dev), mixed_precision=amp,
