@@ -99,6 +99,7 @@ def test_loss_quantiles_equal_numpy_quantile() -> None:
 
 def test_use_gpu_without_cuda_falls_back_with_a_note(monkeypatch) -> None:
     w, mu, cov = portfolio()
+    monkeypatch.setattr(mc_torch, "torch_installed", lambda: True)  # whether or not it is, here
     monkeypatch.setattr(mc_torch, "cuda_available", lambda: False)
     mc = var.monte_carlo_var(w, mu, cov, n_scenarios=10_000, use_gpu=True)
     assert mc.engine == "native" and "no CUDA device" in mc.note
