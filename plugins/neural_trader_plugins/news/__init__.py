@@ -8,3 +8,50 @@ a body parser and a ``classify(response)`` for the host's HTTP layer; ``rss``: f
 ``sentiment`` (the default scorer) and ``aggregate`` (decayed per-symbol series). Bad input raises
 :class:`~neural_trader.errors.NtUserError` naming the field.
 """
+
+from __future__ import annotations
+
+from neural_trader.hookspecs import hookimpl
+from neural_trader.ops import Operation
+
+
+@hookimpl
+def nt_register_news_sources(register):  # type: ignore[no-untyped-def]
+    from neural_trader_plugins.news.sources import BUILTIN
+
+    for source in BUILTIN:
+        register(source)
+
+
+@hookimpl
+def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
+    from neural_trader_plugins.news.sentiment import default_scorer
+
+    register(default_scorer())
+
+
+@hookimpl
+def nt_register_operations(register):  # type: ignore[no-untyped-def]
+    from neural_trader_plugins.news import api
+
+    register(Operation(
+        name="news.sources", summary="News sources (configured? why not) and the sentiment models.",
+        params=api.NoParams, result=api.SourcesResult, handler=api.sources))
+    register(Operation(
+        name="news.fetch", summary="Articles about symbols or a query from every configured source, "
+                                   "de-duplicated across them and scored for sentiment.",
+        description="The offline default is `rss`: RSS/Atom files in NT_RSS_DIR (default <data_dir>/news). "
+                    "Article text is the publishers' data, returned in its own fields.",
+        params=api.FetchParams, result=api.FetchResult, handler=api.fetch, open_world=True,
+        examples=({"symbols": ["AAPL"], "sources": ["rss"], "start": "2024-04-26T00:00:00Z",
+                   "end": "2024-05-03T00:00:00Z"},)))
+    register(Operation(
+        name="news.analyze", summary="A symbol's news sentiment: scored articles, the decay-weighted score, its "
+                                     "label and trend by day.",
+        params=api.AnalyzeParams, result=api.AnalyzeResult, handler=api.analyze, open_world=True,
+        examples=({"symbol": "AAPL", "sources": ["rss"], "half_life_hours": 12, "start": "2024-04-26T00:00:00Z",
+                   "end": "2024-05-03T00:00:00Z"},)))
+    register(Operation(
+        name="news.sentiment", summary="Score headlines or sentences: -1 (bearish) to 1 (bullish), with a label.",
+        params=api.SentimentParams, result=api.SentimentResult, handler=api.sentiment,
+        examples=({"texts": ["Apple beats estimates and raises guidance", "Tesla misses deliveries, shares fall"]},)))

@@ -131,6 +131,8 @@ class VaderFinanceScorer:
     (default :data:`NEUTRAL_IN_FINANCE`) may be replaced; ``overlay={}, neutral=()`` is plain VADER."""
 
     name = "vader_finance"
+    summary = ("VADER (Hutto & Gilbert 2014) with a finance overlay lexicon (beats, misses, downgrade, "
+               "guidance cut ...), offline; -1..1 with a label")
 
     def __init__(self, overlay: Mapping[str, float] | None = None, neutral: frozenset[str] | tuple[str, ...] | None = None) -> None:
         overlay = FINANCE_LEXICON if overlay is None else overlay
