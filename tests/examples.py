@@ -7,7 +7,7 @@ from typing import Any
 
 #: operation -> the operation whose first example makes the first one meaningful.
 SETUP: dict[str, str] = {"orders.get": "trade.execute", "orders.cancel": "trade.execute",
-                         "orders.replace": "trade.execute"}
+                         "orders.replace": "trade.execute", "neural.forecast": "neural.train"}
 
 
 def run_setup(host: Any, name: str) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from neural_trader import accelerators
 from neural_trader.errors import NtUnavailable, NtUserError
 from neural_trader.native import risk as native_risk
 from neural_trader_plugins.risk import mc_torch, var
@@ -42,8 +43,7 @@ def var_standard_error(s: float, n: int, c: float = C) -> float:
 
 def test_imports_without_torch_and_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
-    mc_torch.torch_installed.cache_clear()
-    mc_torch.cuda_available.cache_clear()
+    accelerators.cuda_available.cache_clear()
     try:
         assert not mc_torch.torch_installed() and not mc_torch.cuda_available()
         w, mu, cov = portfolio(3)
@@ -52,8 +52,7 @@ def test_imports_without_torch_and_says_how_to_install(monkeypatch) -> None:
         with pytest.raises(NtUnavailable, match="needs torch"):
             var.monte_carlo_var(w, mu, cov, engine="torch-cpu")
     finally:
-        mc_torch.torch_installed.cache_clear()
-        mc_torch.cuda_available.cache_clear()
+        accelerators.cuda_available.cache_clear()
 
 
 @pytest.fixture

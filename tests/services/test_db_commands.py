@@ -23,14 +23,18 @@ def _cli(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_db_current_and_upgrade_show_each_branch(db_url: str, tmp_path: Path) -> None:
+    from neural_trader_plugins.forecasting import MIGRATIONS as FORECASTING
+
     cli = _cli(db_url, tmp_path)
-    core, backtest = head_revision(), head_revision(BACKTEST)
+    core, backtest, forecasting = head_revision(), head_revision(BACKTEST), head_revision(FORECASTING)
     assert json.loads(cli("db", "current", "--json").output) == [
         {"branch": "core", "current": None, "head": core, "status": "empty"},
-        {"branch": "backtest", "current": None, "head": backtest, "status": "empty"}]
+        {"branch": "backtest", "current": None, "head": backtest, "status": "empty"},
+        {"branch": "forecasting", "current": None, "head": forecasting, "status": "empty"}]
     assert json.loads(cli("db", "upgrade", "--json").output) == [
-        {"branch": "core", "from": None, "to": core}, {"branch": "backtest", "from": None, "to": backtest}]
-    assert [r["status"] for r in json.loads(cli("db", "current", "--json").output)] == ["up to date"] * 2
+        {"branch": "core", "from": None, "to": core}, {"branch": "backtest", "from": None, "to": backtest},
+        {"branch": "forecasting", "from": None, "to": forecasting}]
+    assert [r["status"] for r in json.loads(cli("db", "current", "--json").output)] == ["up to date"] * 3
     out = cli("db", "upgrade").output
     assert f"core: at {core} (up to date)" in out and f"backtest: at {backtest} (up to date)" in out
     table = cli("db", "current").output

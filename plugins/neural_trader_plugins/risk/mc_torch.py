@@ -26,15 +26,12 @@ torch is an optional extra: this module imports without it and raises
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
-import os
-import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from neural_trader import accelerators
 from neural_trader.errors import NtUnavailable, NtUserError
 from neural_trader.native import risk as native_risk
 from neural_trader.native._buffers import int_arg, range_error
@@ -79,28 +76,14 @@ def _import_torch() -> Any:
     return torch
 
 
-@functools.cache
 def torch_installed() -> bool:
     """Whether torch can be imported (does not import it)."""
-    return importlib.util.find_spec("torch") is not None
+    return accelerators.torch_installed()
 
 
-def _nvidia_driver() -> bool:
-    """Whether this machine shows an NVIDIA driver (without importing torch, which takes seconds)."""
-    return os.path.exists("/proc/driver/nvidia/version") or any(
-        os.path.exists(f"/dev/nvidia{i}") for i in range(16)) or os.path.exists("/dev/nvidiactl")
-
-
-@functools.cache
 def cuda_available() -> bool:
-    """Whether torch is installed and sees a CUDA device. On a Linux machine without an NVIDIA driver
-    the answer is no at once; otherwise it imports torch the first time (~1-3 s)."""
-    if not torch_installed() or (sys.platform.startswith("linux") and not _nvidia_driver()):
-        return False
-    try:
-        return bool(_import_torch().cuda.is_available())
-    except NtUnavailable:
-        return False
+    """Whether torch is installed and sees a CUDA device (:func:`neural_trader.accelerators.cuda_available`)."""
+    return accelerators.cuda_available()
 
 
 def _device(device: str | None) -> Any:

@@ -1,0 +1,435 @@
+"""The parameters, results and handlers of ``neural.train``, ``neural.forecast``, ``neural.models``
+and ``neural.delete``: models trained in torch on a symbol's bars from market data, evaluated
+honestly on the held-out test part next to the naive baselines, with split conformal intervals, and
+kept in the ``forecast_models`` table (one row per model version, weights included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import pickle
+import types
+from typing import Any
+
+import attrs
+import numpy as np
+
+from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PATTERN, Timeframe
+from neural_trader.domain.media import Image
+from neural_trader.errors import NtNotFound, NtUserError
+from neural_trader.ops import Context
+from neural_trader.schema import param
+
+_IMAGE = {"title": "Image", "description": "the PNG chart, when asked for (CLI: --plot FILE)"}
+_ARCH = r"^[a-z][a-z0-9_]*$"
+
+
+def _finite(v: Any) -> float | None:
+    return None if v is None or not math.isfinite(float(v)) else float(v)
+
+
+def _architectures(ctx: Context) -> Any:
+    return ctx.host.registry("forecasters")
+
+
+def _spec(ctx: Context, name: str) -> Any:
+    registry = _architectures(ctx)
+    if name not in registry:
+        raise NtUserError(f"architecture must be one of {', '.join(registry.names())}, got {name!r}")
+    return registry.get(name)
+
+
+async def _bars(ctx: Context, symbol: str, provider: str | None, timeframe: Timeframe, start: dt.datetime | None,
+                end: dt.datetime | None) -> Any:
+    from neural_trader.backtest.data import DataRequest, load
+
+    data = await load(ctx.host, DataRequest(symbols=(symbol.strip().upper(),), provider=provider, timeframe=timeframe,
+                                            start=start, end=end, frontend=ctx.frontend))
+    return data
+
+
+def _columns(bars: Any) -> list[np.ndarray]:
+    return [np.ascontiguousarray(getattr(bars, k), dtype=np.float64) for k in ("close", "high", "low", "volume")]
+
+
+# -- neural.train ---------------------------------------------------------------------------------------
+@attrs.frozen(kw_only=True)
+class TrainParams:
+    """Parameters of ``neural.train``."""
+
+    symbol: str = param(pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description="the instrument, e.g. AAPL")
+    architecture: str = param(default="gru", pattern=_ARCH, description=(
+        "lstm, gru, transformer, tcn, nbeats, or one a pack registered (neural.models lists them)"))
+    hyperparameters: dict[str, float] = param(factory=dict, description=(
+        "the architecture's hyper-parameters by name (hidden_size, layers, dropout ...); lookback and horizon "
+        "are set by their own fields"))
+    lookback: int = param(default=30, ge=2, le=1000, description="bars each forecast looks back on")
+    horizon: int = param(default=5, ge=1, le=100, description="bars ahead each forecast predicts")
+    start: dt.datetime | None = param(default=None, description="first bar (UTC); default five years before end")
+    end: dt.datetime | None = param(default=None, description="last bar (UTC); default now")
+    timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
+    provider: str | None = param(default=None, pattern=PROVIDER_PATTERN, description="a data provider by name; "
+                                                                                    "default the fallback chain")
+    epochs: int = param(default=30, ge=1, le=500, description="epochs at most (early stopping may end sooner)")
+    learning_rate: float = param(default=1e-3, gt=0, le=1, description="Adam's learning rate")
+    batch_size: int = param(default=64, ge=1, le=65536, description="windows per gradient step")
+    patience: int = param(default=5, ge=1, le=100, description="epochs without validation gain before stopping")
+    seed: int = param(default=0, ge=0, le=2**31 - 1, description="seeds the weights and the shuffling")
+    alpha: float = param(default=0.1, gt=0, lt=1, description="1 - the prediction intervals' coverage (0.1: 90 %)")
+    use_gpu: bool = param(default=True, description="train on a CUDA GPU when torch sees one (mixed precision)")
+
+
+@attrs.frozen(kw_only=True)
+class ForecasterScore:
+    """Accuracy of one forecaster on the held-out test part, in price space."""
+
+    name: str
+    mae: float | None = param(description="mean absolute error of the forecast prices")
+    rmse: float | None
+    mape: float | None = param(description="mean absolute percentage error (in percent)")
+    directional_accuracy: float | None = param(unit="fraction", description="share of forecasts with the right "
+                                                                            "direction from the last close")
+
+
+@attrs.frozen(kw_only=True)
+class EpochView:
+    epoch: int
+    train_loss: float | None
+    val_loss: float | None
+
+
+@attrs.frozen(kw_only=True)
+class TrainResult:
+    """A trained model version: how good it is next to the naive baselines, and its intervals."""
+
+    model_id: str = param(description="the version's id (neural.forecast takes it)")
+    architecture: str
+    symbol: str
+    hyperparameters: dict[str, float | int]
+    test: list[ForecasterScore] = param(description="the model and the baselines (naive, drift, seasonal naive) "
+                                                    "on the same test windows")
+    best: str = param(description="the forecaster with the lowest test RMSE")
+    beats_naive: bool = param(description="the model's test RMSE is below the naive (last value) forecast's")
+    coverage_nominal: float = param(unit="fraction", description="the intervals' nominal coverage, 1 - alpha")
+    coverage_test: float = param(unit="fraction", description="the share of test outcomes inside the intervals")
+    epochs_run: int
+    best_epoch: int
+    stopped_early: bool
+    device: str = param(description="cpu or cuda")
+    windows: dict[str, int] = param(description="windows in the train, validation and test parts")
+    history: list[EpochView]
+    first_bar: dt.datetime
+    last_bar: dt.datetime
+    provider: str
+    synthetic: bool
+
+
+def _scores(ev: Any) -> list[ForecasterScore]:
+    return [ForecasterScore(name=n, mae=_finite(m.mae), rmse=_finite(m.rmse), mape=_finite(m.mape),
+                            directional_accuracy=_finite(m.directional_accuracy)) for n, m in zip(ev.names, ev.rows,
+                                                                                                 strict=True)]
+
+
+#: Training work one request may ask for, in multiply-adds (about a minute of a CPU core; 100x on a GPU).
+MAX_TRAINING_WORK = 3e11
+
+
+def _check_work(params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
+    """Refuse a training run too large to finish in reasonable time: forward and backward passes cost
+    about ``6 x lookback x hidden^2 x layers`` per window and epoch."""
+    hidden, layers = float(hp.get("hidden_size", 64)), float(hp.get("layers", 2))
+    work = 6.0 * params.lookback * hidden * hidden * layers * n_windows * params.epochs
+    budget = MAX_TRAINING_WORK * (100 if params.use_gpu and _cuda() else 1)
+    if work > budget:
+        raise NtUserError(f"this training would take about {work:.2g} multiply-adds ({n_windows} windows x "
+                          f"{params.epochs} epochs, hidden_size {hidden:g}, layers {layers:g}), more than the "
+                          f"{budget:.2g} one request may use; lower epochs, hidden_size, layers or lookback")
+
+
+def _cuda() -> bool:
+    from neural_trader.accelerators import cuda_available
+
+    return cuda_available()
+
+
+async def train(params: TrainParams, ctx: Context) -> TrainResult:
+    import anyio.to_thread
+
+    from neural_trader_plugins.forecasting import baselines, conformal, evaluation, features
+    from neural_trader_plugins.forecasting import training as T
+
+    spec = _spec(ctx, params.architecture)
+    data = await _bars(ctx, params.symbol, params.provider, params.timeframe, params.start, params.end)
+    bars = data.bars[0]
+    need = params.lookback + params.horizon + 60
+    if len(bars) < need * 3:
+        raise NtUserError(f"{bars.symbol} has {len(bars)} bars in the window; training with lookback {params.lookback} "
+                          f"and horizon {params.horizon} needs at least {need * 3}; widen start/end")
+    close, high, low, volume = _columns(bars)
+    ints = {f.name for f in attrs.fields(spec.hyperparameters) if f.type in (int, "int")}
+    # JSON numbers arrive as floats: a whole number for an integer field is that integer.
+    given = {k: int(v) if k in ints and float(v).is_integer() else v for k, v in params.hyperparameters.items()}
+    hp = {**given, "lookback": params.lookback, "horizon": params.horizon}
+
+    def run() -> tuple[Any, Any, Any, Any, Any]:
+        d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
+        _check_work(params, given, len(d.train))
+        r = T.train(spec, d, hp, epochs=params.epochs, lr=params.learning_rate, batch_size=params.batch_size,
+                    seed=params.seed, patience=params.patience, use_gpu=params.use_gpu,
+                    progress=lambda epoch, tl, vl: ctx.progress(epoch, params.epochs, f"epoch {epoch}: val {vl:.4g}"))
+        pred_val, pred_test = T.predict(r.model, d.val.x, d), T.predict(r.model, d.test.x, d)
+        cal = conformal.calibrate(d.val.y, pred_val, alpha=params.alpha)
+        cover = conformal.coverage(d.test.y, conformal.intervals(pred_test, cal))
+        last = d.test.last_close
+        h = params.horizon
+        ev = evaluation.evaluate(
+            features.to_prices(d.test.y, last), features.to_prices(pred_test, last),
+            {"naive": features.to_prices(baselines.naive(close, d.test.ends, h), last),
+             "drift": features.to_prices(baselines.drift(close, d.test.ends, h, params.lookback), last),
+             "seasonal_naive": features.to_prices(baselines.seasonal_naive(close, d.test.ends, h, 5), last)},
+            reference=last)
+        return d, r, cal, cover, ev
+
+    d, r, cal, cover, ev = await anyio.to_thread.run_sync(run)
+    # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
+    request = attrs.asdict(params, value_serializer=lambda _i, _a, v: v.isoformat() if isinstance(v, dt.datetime)
+                           else v)
+    model_id = hashlib.sha256(json.dumps({"request": request, "data": r.data_fingerprint, "device": r.device},
+                                         sort_keys=True, default=str).encode()).hexdigest()[:16]
+    _store(ctx, model_id, params, bars, data, d, r, cal, ev)
+    return TrainResult(
+        model_id=model_id, architecture=spec.name, symbol=bars.symbol, hyperparameters=r.hyperparameters,
+        test=_scores(ev), best=ev.best, beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
+        coverage_nominal=1 - params.alpha, coverage_test=float(cover.overall), epochs_run=r.epochs_run,
+        best_epoch=r.best_epoch, stopped_early=r.stopped_early, device=r.device,
+        windows={"train": len(d.train), "validation": len(d.val), "test": len(d.test)},
+        history=[EpochView(epoch=e.epoch, train_loss=_finite(e.train_loss), val_loss=_finite(e.val_loss))
+                 for e in r.history],
+        first_bar=data.first, last_bar=data.last, provider=data.provider, synthetic=data.synthetic)
+
+
+def _store(ctx: Context, model_id: str, params: TrainParams, bars: Any, data: Any, d: Any, r: Any, cal: Any,
+           ev: Any) -> None:
+    import torch
+
+    from neural_trader_plugins.forecasting.tables import ForecastModelRow
+
+    buf = io.BytesIO()
+    torch.save(r.state_dict, buf)
+    s = d.scaler
+    config = {"hyperparameters": r.hyperparameters, "feature_names": list(d.feature_names), "lookback": d.lookback,
+              "horizon": d.horizon, "n_features": d.n_features,
+              "scaler": {k: getattr(s, k).tolist() for k in ("mean", "std", "y_mean", "y_std")},
+              "conformal": {"alpha": cal.alpha, "q": cal.q.tolist(), "n": cal.n},
+              "training": {"epochs": params.epochs, "learning_rate": params.learning_rate, "seed": params.seed,
+                           "batch_size": params.batch_size, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
+                           "device": r.device}}
+    metrics = {row["model"]: {k: _finite(v) if isinstance(v, float) else v for k, v in row.items() if k != "model"}
+               for row in ev.table()}
+    with ctx.host.services.storage.session(write=True) as session:
+        if session.get(ForecastModelRow, model_id) is not None:
+            return  # trained before: the stored version is this one
+        session.add(ForecastModelRow(
+            id=model_id, architecture=r.architecture, symbol=bars.symbol, timeframe=params.timeframe.value,
+            provider=data.provider, config=json.dumps(config), metrics=json.dumps(metrics),
+            data_fingerprint=r.data_fingerprint, first_bar=data.first, last_bar=data.last, weights=buf.getvalue()))
+
+
+# -- neural.models --------------------------------------------------------------------------------------
+@attrs.frozen(kw_only=True)
+class ModelsParams:
+    """Parameters of ``neural.models``."""
+
+    symbol: str | None = param(default=None, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
+                               description="only the models of this instrument")
+    limit: int = param(default=50, ge=1, le=1000, description="newest first, at most this many")
+
+
+@attrs.frozen(kw_only=True)
+class ArchitectureInfo:
+    name: str
+    summary: str
+    plugin: str
+    hyperparameters: list[str] = param(description="its hyper-parameters (neural.train's hyperparameters field)")
+
+
+@attrs.frozen(kw_only=True)
+class ModelInfo:
+    model_id: str
+    architecture: str
+    symbol: str
+    timeframe: str
+    lookback: int
+    horizon: int
+    test_rmse: float | None = param(description="the model's test RMSE (prices)")
+    naive_rmse: float | None = param(description="the naive forecast's test RMSE on the same windows")
+    first_bar: dt.datetime
+    last_bar: dt.datetime
+    created_at: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class ModelsResult:
+    architectures: list[ArchitectureInfo]
+    models: list[ModelInfo] = param(description="trained model versions, newest first")
+
+
+def models(params: ModelsParams, ctx: Context) -> ModelsResult:
+    from sqlmodel import col, select
+
+    from neural_trader_plugins.forecasting.tables import ForecastModelRow
+
+    registry = _architectures(ctx)
+    archs = [ArchitectureInfo(name=a.name, summary=a.summary, plugin=registry.owner(a.name),
+                              hyperparameters=[f.name for f in attrs.fields(a.hyperparameters)
+                                               if f.name not in ("lookback", "horizon")]) for a in registry]
+    query = select(ForecastModelRow.id, ForecastModelRow.architecture, ForecastModelRow.symbol,
+                   ForecastModelRow.timeframe, ForecastModelRow.config, ForecastModelRow.metrics,
+                   ForecastModelRow.first_bar, ForecastModelRow.last_bar, ForecastModelRow.created_at)
+    if params.symbol:
+        query = query.where(ForecastModelRow.symbol == params.symbol.strip().upper())
+    with ctx.host.services.storage.session() as session:
+        rows = session.exec(query.order_by(col(ForecastModelRow.created_at).desc()).limit(params.limit)).all()
+    out = []
+    for row in rows:
+        config, metrics = json.loads(row.config), json.loads(row.metrics)
+        out.append(ModelInfo(model_id=row.id, architecture=row.architecture, symbol=row.symbol,
+                             timeframe=row.timeframe, lookback=config["lookback"], horizon=config["horizon"],
+                             test_rmse=metrics.get("model", {}).get("rmse"),
+                             naive_rmse=metrics.get("naive", {}).get("rmse"), first_bar=row.first_bar,
+                             last_bar=row.last_bar, created_at=row.created_at))
+    return ModelsResult(architectures=archs, models=out)
+
+
+# -- neural.forecast ------------------------------------------------------------------------------------
+@attrs.frozen(kw_only=True)
+class ForecastParams:
+    """Parameters of ``neural.forecast``."""
+
+    model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=r"^[0-9a-f]+$", description=(
+        "a model version (neural.models lists them)"))
+    symbol: str | None = param(default=None, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description=(
+        "instead of model_id: the newest model of this instrument"))
+    end: dt.datetime | None = param(default=None, description="forecast from the last bar at or before this (UTC); "
+                                                              "default now")
+    provider: str | None = param(default=None, pattern=PROVIDER_PATTERN, description=(
+        "where the recent bars come from; default the provider the model was trained on"))
+    chart: bool = param(default=False, description="return the recent closes, the forecast and its interval as a PNG")
+
+
+@attrs.frozen(kw_only=True)
+class StepForecast:
+    step: int = param(description="bars ahead of the last bar")
+    price: float = param(description="the point forecast")
+    lower: float = param(description="the interval's lower bound")
+    upper: float = param(description="the interval's upper bound")
+
+
+@attrs.frozen(kw_only=True)
+class ForecastResult:
+    """A point forecast per step ahead with its split-conformal interval."""
+
+    model_id: str
+    symbol: str
+    last_bar: dt.datetime = param(description="the bar the forecast starts from")
+    last_close: float
+    coverage: float = param(unit="fraction", description="the intervals' nominal coverage")
+    steps: list[StepForecast]
+    synthetic: bool
+    chart: Image | None = attrs.field(default=None, metadata=_IMAGE)
+
+
+def _row(ctx: Context, model_id: str | None, symbol: str | None) -> Any:
+    from sqlmodel import col, select
+
+    from neural_trader_plugins.forecasting.tables import ForecastModelRow
+
+    if (model_id is None) == (symbol is None):
+        raise NtUserError("give model_id or symbol (its newest model), not both and not neither")
+    with ctx.host.services.storage.session() as session:
+        if model_id is not None:
+            row = session.get(ForecastModelRow, model_id)
+        else:
+            assert symbol is not None
+            row = session.exec(select(ForecastModelRow).where(ForecastModelRow.symbol == symbol.strip().upper())
+                               .order_by(col(ForecastModelRow.created_at).desc()).limit(1)).first()
+    if row is None:
+        what = f"model {model_id!r}" if model_id else f"model of {symbol}"
+        raise NtNotFound(f"no {what}; neural.train trains one and neural.models lists them")
+    return row
+
+
+async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
+    import anyio.to_thread
+
+    from neural_trader_plugins.forecasting import features
+    from neural_trader_plugins.forecasting import training as T
+
+    row = _row(ctx, params.model_id, params.symbol)
+    config = json.loads(row.config)
+    spec = _spec(ctx, row.architecture)
+    end = params.end or dt.datetime.now(dt.UTC)
+    data = await _bars(ctx, row.symbol, params.provider or row.provider.split(",")[0].split(" ")[0],
+                       Timeframe(row.timeframe), None, end)
+    bars = data.bars[0]
+    close, high, low, volume = _columns(bars)
+
+    def run() -> np.ndarray:
+        import torch
+
+        from neural_trader_plugins.forecasting.models import hyperparameters
+
+        fm = features.feature_matrix(close, high, low, volume)
+        if list(fm.names) != config["feature_names"]:
+            raise NtUserError(f"the bars of {row.symbol} give features {list(fm.names)} but model {row.id} was "
+                              f"trained on {config['feature_names']}; use the provider it was trained on")
+        lookback = int(config["lookback"])
+        if fm.values.shape[0] - fm.first_valid < lookback:
+            raise NtUserError(f"{row.symbol} has too few bars before {end.date()} for a {lookback}-bar window")
+        s = config["scaler"]
+        scaler = features.Scaler(**{k: np.asarray(v, dtype=np.float64) for k, v in s.items()})
+        x = np.ascontiguousarray(scaler.transform(fm.values[None, -lookback:, :]))
+        hp = hyperparameters(spec.name, config["hyperparameters"])
+        model = spec.build(int(config["n_features"]), hp)
+        try:
+            model.load_state_dict(torch.load(io.BytesIO(row.weights), map_location="cpu", weights_only=True))
+        except (RuntimeError, ValueError, EOFError, KeyError, pickle.UnpicklingError) as exc:
+            raise NtUserError(f"model {row.id}'s weights cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}); "
+                              "retrain it") from None
+        return T.predict(model, x, types.SimpleNamespace(scaler=scaler))[0]
+
+    y = await anyio.to_thread.run_sync(run)
+    q = np.asarray(config["conformal"]["q"], dtype=np.float64)
+    last = float(close[-1])
+    steps = [StepForecast(step=h + 1, price=last * math.exp(y[h]), lower=last * math.exp(y[h] - q[h]),
+                          upper=last * math.exp(y[h] + q[h])) for h in range(len(y))]
+    chart = None
+    if params.chart:
+        png = await anyio.to_thread.run_sync(lambda: _forecast_png(row.symbol, close[-120:], steps))
+        chart = Image.png(png)
+    return ForecastResult(model_id=row.id, symbol=row.symbol, last_bar=data.last, last_close=last,
+                          coverage=1 - float(config["conformal"]["alpha"]), steps=steps, synthetic=data.synthetic,
+                          chart=chart)
+
+
+def _forecast_png(symbol: str, recent: np.ndarray, steps: list[StepForecast]) -> bytes:
+    from neural_trader.backtest.plots import figure_factory
+
+    fig = figure_factory()(figsize=(8, 4), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    n = recent.shape[0]
+    ax.plot(np.arange(n), recent, color="tab:blue", linewidth=1.0, label="close")
+    x = np.arange(n - 1, n + len(steps))
+    ax.plot(x, [recent[-1], *(s.price for s in steps)], color="tab:orange", label="forecast")
+    ax.fill_between(x, [recent[-1], *(s.lower for s in steps)], [recent[-1], *(s.upper for s in steps)],
+                    color="tab:orange", alpha=0.25, label="interval")
+    ax.set_title(f"{symbol}: forecast")
+    ax.legend(loc="best")
+    ax.grid(True, alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

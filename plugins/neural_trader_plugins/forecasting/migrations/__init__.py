@@ -1,0 +1,1 @@
+"""Alembic revisions of the forecasting plugin's branch (``alembic_version_forecasting``)."""
