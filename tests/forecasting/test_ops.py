@@ -98,4 +98,4 @@ def test_a_corrupt_model_is_a_clear_error(host: Host) -> None:
 
 def test_training_work_is_bounded(host: Host) -> None:
     with pytest.raises(NtUserError, match="multiply-adds"):
-        host.call("neural.train", {**TRAIN, "hyperparameters": {"hidden_size": 2048, "layers": 8}, "epochs": 200})
+        host.call("neural.train", {**TRAIN, "hyperparameters": {"hidden_size": 512, "layers": 4}, "epochs": 100})

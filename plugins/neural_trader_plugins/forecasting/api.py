@@ -64,7 +64,7 @@ class TrainParams:
     symbol: str = param(pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description="the instrument, e.g. AAPL")
     architecture: str = param(default="gru", pattern=_ARCH, description=(
         "lstm, gru, transformer, tcn, nbeats, or one a pack registered (neural.models lists them)"))
-    hyperparameters: dict[str, float] = param(factory=dict, description=(
+    hyperparameters: dict[str, float] = param(factory=lambda: {"hidden_size": 32, "layers": 1}, description=(
         "the architecture's hyper-parameters by name (hidden_size, layers, dropout ...); lookback and horizon "
         "are set by their own fields"))
     lookback: int = param(default=30, ge=2, le=1000, description="bars each forecast looks back on")
@@ -74,7 +74,7 @@ class TrainParams:
     timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
     provider: str | None = param(default=None, pattern=PROVIDER_PATTERN, description="a data provider by name; "
                                                                                     "default the fallback chain")
-    epochs: int = param(default=30, ge=1, le=500, description="epochs at most (early stopping may end sooner)")
+    epochs: int = param(default=20, ge=1, le=500, description="epochs at most (early stopping may end sooner)")
     learning_rate: float = param(default=1e-3, gt=0, le=1, description="Adam's learning rate")
     batch_size: int = param(default=64, ge=1, le=65536, description="windows per gradient step")
     patience: int = param(default=5, ge=1, le=100, description="epochs without validation gain before stopping")
@@ -134,20 +134,26 @@ def _scores(ev: Any) -> list[ForecasterScore]:
                                                                                                  strict=True)]
 
 
-#: Training work one request may ask for, in multiply-adds (about a minute of a CPU core; 100x on a GPU).
-MAX_TRAINING_WORK = 3e11
+#: Training work one request may ask for by default, in multiply-adds (about 5 s of a CPU core; 100x on a
+#: GPU); ``[plugins.forecasting] max_training_work`` / ``NT_FORECASTING_MAX_TRAINING_WORK`` raises it.
+MAX_TRAINING_WORK = 1e10
 
 
-def _check_work(params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
-    """Refuse a training run too large to finish in reasonable time: forward and backward passes cost
-    about ``6 x lookback x hidden^2 x layers`` per window and epoch."""
+def _check_work(ctx: Context, params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
+    """Refuse a training run too large for one request: forward and backward passes cost about
+    ``6 x lookback x hidden^2 x layers`` per window and epoch."""
     hidden, layers = float(hp.get("hidden_size", 64)), float(hp.get("layers", 2))
     work = 6.0 * params.lookback * hidden * hidden * layers * n_windows * params.epochs
-    budget = MAX_TRAINING_WORK * (100 if params.use_gpu and _cuda() else 1)
+    try:
+        limit = float(ctx.host.settings.plugin("forecasting").get("max_training_work") or MAX_TRAINING_WORK)
+    except ValueError:
+        raise NtUserError("the forecasting setting max_training_work must be a number") from None
+    budget = limit * (100 if params.use_gpu and _cuda() else 1)
     if work > budget:
         raise NtUserError(f"this training would take about {work:.2g} multiply-adds ({n_windows} windows x "
                           f"{params.epochs} epochs, hidden_size {hidden:g}, layers {layers:g}), more than the "
-                          f"{budget:.2g} one request may use; lower epochs, hidden_size, layers or lookback")
+                          f"{budget:.2g} one request may use; lower epochs, hidden_size, layers or lookback (or "
+                          "raise NT_FORECASTING_MAX_TRAINING_WORK)")
 
 
 def _cuda() -> bool:
@@ -177,7 +183,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
 
     def run() -> tuple[Any, Any, Any, Any, Any]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
-        _check_work(params, given, len(d.train))
+        _check_work(ctx, params, given, len(d.train))
         r = T.train(spec, d, hp, epochs=params.epochs, lr=params.learning_rate, batch_size=params.batch_size,
                     seed=params.seed, patience=params.patience, use_gpu=params.use_gpu,
                     progress=lambda epoch, tl, vl: ctx.progress(epoch, params.epochs, f"epoch {epoch}: val {vl:.4g}"))
