@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from neural_trader.errors import NtUserError
+from neural_trader_plugins.forecasting.evaluation import forecast_matrix
 
 __all__ = ["Calibration", "Coverage", "Intervals", "calibrate", "conformal_quantile", "coverage", "intervals"]
 
@@ -30,24 +31,10 @@ def _alpha(alpha: object) -> float:
     return float(alpha)
 
 
-def _matrix(name: str, value: object) -> np.ndarray:
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NtUserError(f"{name} must be an array of numbers") from None
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[0] == 0:
-        raise NtUserError(f"{name} must be a non-empty (n, horizon) array, got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise NtUserError(f"{name} must be finite")
-    return a
-
-
 def conformal_quantile(scores: np.ndarray, alpha: float) -> np.ndarray:
     """Per column of ``scores`` (``(n,)`` or ``(n, horizon)``): the ``ceil((n+1)(1-alpha))``-th
     smallest score, ``inf`` when that rank exceeds ``n``."""
-    s = _matrix("scores", scores)
+    s = forecast_matrix("scores", scores)
     a = _alpha(alpha)
     n = s.shape[0]
     k = math.ceil((n + 1) * (1.0 - a) - 1e-12)  # the tolerance keeps e.g. (19+1)*0.95 = 19 from rounding up
@@ -67,7 +54,7 @@ class Calibration:
 
 def calibrate(y_true: np.ndarray, y_pred: np.ndarray, alpha: float = 0.1) -> Calibration:
     """Fit the half-widths from validation targets and forecasts (same shape)."""
-    y, p = _matrix("y_true", y_true), _matrix("y_pred", y_pred)
+    y, p = forecast_matrix("y_true", y_true), forecast_matrix("y_pred", y_pred)
     if y.shape != p.shape:
         raise NtUserError(f"y_pred must have the shape of y_true {y.shape}, got {p.shape}")
     return Calibration(q=conformal_quantile(np.abs(y - p), alpha), alpha=_alpha(alpha), n=y.shape[0])
@@ -83,7 +70,7 @@ class Intervals:
 
 def intervals(y_pred: np.ndarray, calibration: Calibration) -> Intervals:
     """``y_pred +/- q`` per horizon step."""
-    p = _matrix("y_pred", y_pred)
+    p = forecast_matrix("y_pred", y_pred)
     if p.shape[1] != calibration.q.shape[0]:
         raise NtUserError(f"y_pred must have {calibration.q.shape[0]} horizon steps (as calibrated), got {p.shape[1]}")
     return Intervals(lower=p - calibration.q, upper=p + calibration.q)
@@ -100,7 +87,7 @@ class Coverage:
 
 def coverage(y_true: np.ndarray, band: Intervals) -> Coverage:
     """Empirical coverage of ``band`` on ``y_true`` (bounds inclusive)."""
-    y = _matrix("y_true", y_true)
+    y = forecast_matrix("y_true", y_true)
     if y.shape != band.lower.shape:
         raise NtUserError(f"y_true must have the intervals' shape {band.lower.shape}, got {y.shape}")
     inside = (y >= band.lower) & (y <= band.upper)

@@ -29,7 +29,8 @@ from neural_trader.errors import NtUserError
 __all__ = ["Evaluation", "Metrics", "evaluate", "metrics"]
 
 
-def _matrix(name: str, value: object) -> np.ndarray:
+def forecast_matrix(name: str, value: object) -> np.ndarray:
+    """``value`` as a finite ``(n, horizon)`` float array (a 1-D array is one step); NtUserError naming ``name``."""
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -66,7 +67,7 @@ class Metrics:
 def metrics(y_true: np.ndarray, y_pred: np.ndarray, reference: np.ndarray | float | None = None) -> Metrics:
     """The accuracy of ``y_pred`` against ``y_true`` (``(n, horizon)`` or ``(n,)``); ``reference``
     is a scalar or one value per row (``(n,)``) for the directional accuracy (default 0)."""
-    y, p = _matrix("y_true", y_true), _matrix("y_pred", y_pred)
+    y, p = forecast_matrix("y_true", y_true), forecast_matrix("y_pred", y_pred)
     if y.shape != p.shape:
         raise NtUserError(f"y_pred must have the shape of y_true {y.shape}, got {p.shape}")
     if reference is None:

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from neural_trader.domain.market import Bars, Timeframe
-from neural_trader.errors import NtError, NtNotFound, NtRateLimited
+from neural_trader.errors import NtError, NtNotFound, NtRateLimited, NtUserError
 from neural_trader.market.provider import BaseProvider, ProviderContext, ProviderHealth
 from neural_trader.services.http import (
     NtProviderAuthError,
@@ -50,11 +50,20 @@ def classify(response: httpx.Response) -> NtError | None:
     text = body.get("Note") or body.get("Information")
     if not isinstance(text, str):
         return None
+    return notice_error(text, "data")
+
+
+def notice_error(text: str, what: str, *, invalid: str | None = None) -> NtError:
+    """The error one of Alpha Vantage's HTTP-200 notices (a ``Note`` or ``Information`` text) stands
+    for: the demo key, a premium feature, the burst, per-minute or daily limits. ``what`` names what
+    the caller asked for ("data", "news"); ``invalid`` is the message for an "invalid inputs" notice."""
     said = " ".join(text.split())
     lower = said.lower()
     if "demo purposes" in lower or "the **demo** api key" in lower:
         return NtProviderAuthError(f"provider alphavantage: the demo key only serves demo requests; set "
                                    f"NT_ALPHAVANTAGE_API_KEY to your own free key ({said})")
+    if invalid is not None and "invalid inputs" in lower:
+        return NtUserError(f"{invalid}: {said}")
     if "premium" in lower and ("parameter" in lower or "premium feature" in lower or "premium endpoint" in lower):
         return NtProviderForbidden(f"provider alphavantage: your plan does not include this request ({said})")
     if "spreading out" in lower or "per second" in lower:  # the burst limit (its text also names the daily cap)
@@ -66,7 +75,7 @@ def classify(response: httpx.Response) -> NtError | None:
                              retry_after=_seconds_to_utc_midnight())
     if "rate limit" in lower:
         return NtRateLimited(f"provider alphavantage is throttling requests ({said})", retry_after=1.0)
-    return NtProviderError(f"provider alphavantage answered with a notice instead of data: {said}")
+    return NtProviderError(f"provider alphavantage answered with a notice instead of {what}: {said}")
 
 
 def _seconds_to_utc_midnight() -> float:

@@ -26,8 +26,9 @@ from typing import Any
 
 import httpx
 
-from neural_trader.errors import NtError, NtRateLimited, NtUserError
-from neural_trader.services.http import NtProviderAuthError, NtProviderError, NtProviderForbidden
+from neural_trader.errors import NtError, NtUserError
+from neural_trader.services.http import NtProviderError
+from neural_trader_plugins.market_providers.alphavantage import notice_error
 
 from .articles import Article, Mention
 from .common import NewsPage, NewsRequest, as_utc, pairs, symbol_list, text_or_none, unreadable
@@ -85,26 +86,8 @@ def error_for(body: Any) -> NtError | None:
     text = body.get("Note") or body.get("Information")
     if not isinstance(text, str):
         return None
-    said = " ".join(text.split())
-    lower = said.lower()
-    if "demo purposes" in lower or "the **demo** api key" in lower:
-        return NtProviderAuthError(f"provider alphavantage: the demo key only serves demo requests; set "
-                                   f"NT_ALPHAVANTAGE_API_KEY to your own free key ({said})")
-    if "invalid inputs" in lower:
-        return NtUserError(f"provider alphavantage refused the news request (check tickers, topics, start and "
-                           f"end): {said}")
-    if "premium" in lower and ("parameter" in lower or "premium feature" in lower or "premium endpoint" in lower):
-        return NtProviderForbidden(f"provider alphavantage: your plan does not include this request ({said})")
-    if "spreading out" in lower or "per second" in lower:  # the burst text also names the daily cap
-        return NtRateLimited(f"provider alphavantage is throttling requests ({said})", retry_after=1.0)
-    if "call frequency" in lower or "per minute" in lower:
-        return NtRateLimited(f"provider alphavantage is throttling requests ({said})", retry_after=60.0)
-    if "per day" in lower or "daily" in lower:
-        return NtRateLimited(f"provider alphavantage: the daily request quota is used up ({said})",
-                             retry_after=_seconds_to_utc_midnight())
-    if "rate limit" in lower:
-        return NtRateLimited(f"provider alphavantage is throttling requests ({said})", retry_after=1.0)
-    return NtProviderError(f"provider alphavantage answered with a notice instead of news: {said}")
+    return notice_error(text, "news", invalid="provider alphavantage refused the news request (check tickers, "
+                                              "topics, start and end)")
 
 
 def classify(response: httpx.Response) -> NtError | None:
