@@ -47,6 +47,7 @@ __all__ = [
     "CancelToken",
     "Context",
     "Identity",
+    "NoParams",
     "Operation",
     "OperationRegistry",
     "Scope",
@@ -82,6 +83,11 @@ class Scope(enum.StrEnum):
 
 
 _SCOPE_RANK = {Scope.READ: 0, Scope.TRADE: 1, Scope.ADMIN: 2}
+
+
+@attrs.frozen(kw_only=True)
+class NoParams:
+    """No parameters: the params type of an operation that takes none."""
 
 
 @attrs.frozen(kw_only=True)

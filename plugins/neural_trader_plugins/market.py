@@ -19,7 +19,7 @@ from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PA
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtError, NtUserError
 from neural_trader.hookspecs import hookimpl
-from neural_trader.ops import Context, Operation
+from neural_trader.ops import Context, NoParams, Operation
 from neural_trader.schema import param
 from neural_trader_plugins.market_providers import SPECS
 
@@ -256,11 +256,6 @@ async def download(params: DownloadParams, ctx: Context) -> DownloadResult:
 
 
 # -- market.providers -----------------------------------------------------------------------------------
-@attrs.frozen(kw_only=True)
-class NoParams:
-    """No parameters."""
-
-
 @attrs.frozen(kw_only=True)
 class CapabilityInfo:
     bars: bool

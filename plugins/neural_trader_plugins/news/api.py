@@ -12,7 +12,7 @@ import attrs
 
 from neural_trader.domain.market import SYMBOL_HINT, SYMBOL_PATTERN
 from neural_trader.errors import NtError, NtUserError
-from neural_trader.ops import Context
+from neural_trader.ops import Context, NoParams
 from neural_trader.schema import param
 
 _NAME = r"^[a-z][a-z0-9_]*$"
@@ -30,11 +30,6 @@ def _model(ctx: Context, name: str) -> Any:
 
 
 # -- news.sources ---------------------------------------------------------------------------------------
-@attrs.frozen(kw_only=True)
-class NoParams:
-    """No parameters."""
-
-
 @attrs.frozen(kw_only=True)
 class SourceInfo:
     name: str

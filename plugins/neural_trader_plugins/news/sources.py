@@ -97,7 +97,9 @@ def rss_folder(ctx: SourceContext) -> Path:
 
 def _rss_status(ctx: SourceContext) -> tuple[bool, str | None]:
     folder = rss_folder(ctx)
-    return (True, None) if folder.is_dir() else (True, f"no feed folder yet: put RSS/Atom files in {folder}")
+    # The folder's path is the server's business: the note names the setting, not the path.
+    return (True, None) if folder.is_dir() else (True, "no feed folder yet: put RSS/Atom files in NT_RSS_DIR "
+                                                       "(default <data_dir>/news)")
 
 
 def _feed_symbol(path: Path) -> str | None:

@@ -23,7 +23,7 @@ import numpy as np
 from neural_trader.domain.market import SYMBOL_HINT, SYMBOL_PATTERN, Timeframe
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtUserError
-from neural_trader.ops import Context
+from neural_trader.ops import Context, NoParams
 from neural_trader.schema import param
 from neural_trader_plugins.risk.data import HistoryParams, PortfolioData, PortfolioParams, load_portfolio
 
@@ -501,11 +501,6 @@ async def risk_var(params: RiskVarParams, ctx: Context) -> RiskVarResult:
 
 
 # -- risk.models ----------------------------------------------------------------------------------------
-@attrs.frozen(kw_only=True)
-class NoParams:
-    """No parameters."""
-
-
 @attrs.frozen(kw_only=True)
 class ModelInfo:
     name: str

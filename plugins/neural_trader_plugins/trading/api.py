@@ -25,7 +25,7 @@ from neural_trader.domain.orders import (
     TradingState,
 )
 from neural_trader.errors import NtUserError
-from neural_trader.ops import Context
+from neural_trader.ops import Context, NoParams
 from neural_trader.schema import param
 from neural_trader.services.orders import OrderManager, PriceRef
 from neural_trader.services.risk_gate import RiskLimits
@@ -327,11 +327,6 @@ async def cancel(params: OrderParams, ctx: Context) -> OrderView:
         return _view(m, await m.cancel(params.client_order_id, actor=actor))
 
     return await _trading(ctx).call(go)
-
-
-@attrs.frozen(kw_only=True)
-class NoParams:
-    """No parameters."""
 
 
 async def cancel_all(params: NoParams, ctx: Context) -> OrdersResult:
