@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from branches import ALL_BRANCH_NAMES
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugin_template"
 
@@ -238,13 +239,12 @@ def test_a_pack_with_a_table_migrates_its_own_branch_and_stores_rows(
         rows = json.loads(_run([sys.executable, "-c", TABLE_PROBE, f"{plugin}_summaries"], env=env).stdout)
         assert rows == [[3, 2.0, 1.0], [2, 1.5, None]]
         current = {r["branch"]: r["status"] for r in _cli_json("db", "current", env=env)}
-        assert current == {"core": "up to date", "backtest": "up to date", "forecasting": "up to date",
-                           plugin: "up to date"}
+        assert current == {**{name: "up to date" for name in ALL_BRANCH_NAMES}, plugin: "up to date"}
         # The pack's own tests: its models match its migrations, each call records a row.
         _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
 
     # Uninstalled, the pack's tables stay behind and the host's database keeps working.
-    assert [r["branch"] for r in _cli_json("db", "current", env=env)] == ["core", "backtest", "forecasting"]
+    assert tuple(r["branch"] for r in _cli_json("db", "current", env=env)) == ALL_BRANCH_NAMES
     assert _cli_json("keys", "list", env=env) == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from branches import ALL_BRANCH_NAMES, PACK_BRANCHES
 from click.testing import CliRunner
 
 from neural_trader.host import make_host
@@ -23,18 +24,15 @@ def _cli(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_db_current_and_upgrade_show_each_branch(db_url: str, tmp_path: Path) -> None:
-    from neural_trader_plugins.forecasting import MIGRATIONS as FORECASTING
-
     cli = _cli(db_url, tmp_path)
-    core, backtest, forecasting = head_revision(), head_revision(BACKTEST), head_revision(FORECASTING)
+    heads = {"core": head_revision(), **{b.name: head_revision(b) for b in PACK_BRANCHES}}
     assert json.loads(cli("db", "current", "--json").output) == [
-        {"branch": "core", "current": None, "head": core, "status": "empty"},
-        {"branch": "backtest", "current": None, "head": backtest, "status": "empty"},
-        {"branch": "forecasting", "current": None, "head": forecasting, "status": "empty"}]
+        {"branch": name, "current": None, "head": heads[name], "status": "empty"} for name in ALL_BRANCH_NAMES]
     assert json.loads(cli("db", "upgrade", "--json").output) == [
-        {"branch": "core", "from": None, "to": core}, {"branch": "backtest", "from": None, "to": backtest},
-        {"branch": "forecasting", "from": None, "to": forecasting}]
-    assert [r["status"] for r in json.loads(cli("db", "current", "--json").output)] == ["up to date"] * 3
+        {"branch": name, "from": None, "to": heads[name]} for name in ALL_BRANCH_NAMES]
+    assert [r["status"] for r in json.loads(cli("db", "current", "--json").output)] == (
+        ["up to date"] * len(ALL_BRANCH_NAMES))
+    core, backtest = heads["core"], heads["backtest"]
     out = cli("db", "upgrade").output
     assert f"core: at {core} (up to date)" in out and f"backtest: at {backtest} (up to date)" in out
     table = cli("db", "current").output

@@ -21,6 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import select
 
+from branches import ALL_BRANCH_NAMES, PACK_BRANCH_NAMES, PACK_BRANCHES
 from neural_trader.errors import NtPluginError, NtUnavailable, NtUserError
 from neural_trader.ops import Scope
 from neural_trader.services import Services
@@ -81,11 +82,9 @@ def test_the_default_is_sqlite_in_the_data_dir_with_wal_and_a_busy_timeout(tmp_p
         assert raw.execute("SELECT key_id FROM api_keys").fetchall() == [("k1",)]
 
 
-@pytest.mark.parametrize("branch", ["core", "backtest", "forecasting"])
+@pytest.mark.parametrize("branch", ALL_BRANCH_NAMES)
 def test_models_and_migrations_agree_per_branch(db_url: str, branch: str) -> None:
-    from neural_trader_plugins.forecasting import MIGRATIONS as FORECASTING
-
-    with Storage(db_url, branches=[BACKTEST, FORECASTING]) as storage:
+    with Storage(db_url, branches=list(PACK_BRANCHES)) as storage:
         storage.upgrade()
         assert storage.model_differences(branch) == []
 
@@ -473,9 +472,9 @@ def test_the_host_hands_its_plugins_branches_to_storage_and_fails_a_bad_one() ->
 
     host = make_host(plugins=[Bad()])
     try:
-        assert [b.name for b in host.migration_branches] == ["backtest", "forecasting"]
+        assert tuple(b.name for b in host.migration_branches) == PACK_BRANCH_NAMES
         assert host.plugin_infos["backtest"].contributions["migrations"] == ["backtest"]
-        assert [b.name for b in host.services.storage.branches] == ["core", "backtest", "forecasting"]
+        assert tuple(b.name for b in host.services.storage.branches) == ALL_BRANCH_NAMES
         bad = next(i for i in host.plugin_infos.values() if "NotABranch" in (i.reason or ""))
         assert bad.status == "failed" and "takes a MigrationBranch" in bad.reason
     finally:
