@@ -11,8 +11,21 @@ a body parser and a ``classify(response)`` for the host's HTTP layer; ``rss``: f
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation
+from neural_trader.services.branches import MigrationBranch
+
+#: The plugin's tables (``news_articles``, ``news_article_symbols``) and their migrations.
+MIGRATIONS = MigrationBranch(name="news", versions=Path(__file__).parent / "migrations",
+                             metadata="neural_trader_plugins.news.tables:metadata")
+
+
+@hookimpl
+def nt_register_migrations(register: Callable[[MigrationBranch], None]) -> None:
+    register(MIGRATIONS)
 
 
 @hookimpl
@@ -41,8 +54,9 @@ def nt_register_operations(register):  # type: ignore[no-untyped-def]
         name="news.fetch", summary="Articles about symbols or a query from every configured source, "
                                    "de-duplicated across them and scored for sentiment.",
         description="The offline default is `rss`: RSS/Atom files in NT_RSS_DIR (default <data_dir>/news). "
-                    "Article text is the publishers' data, returned in its own fields.",
-        params=api.FetchParams, result=api.FetchResult, handler=api.fetch, open_world=True,
+                    "Article text is the publishers' data, returned in its own fields. The articles are "
+                    "stored (store: false skips it): the same story again is merged, never a second row.",
+        params=api.FetchParams, result=api.FetchResult, handler=api.fetch, open_world=True, read_only=False,
         examples=({"symbols": ["AAPL"], "sources": ["rss"], "start": "2024-04-26T00:00:00Z",
                    "end": "2024-05-03T00:00:00Z"},)))
     register(Operation(

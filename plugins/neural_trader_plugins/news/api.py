@@ -83,6 +83,8 @@ class FetchParams:
     end: dt.datetime | None = param(default=None, description="latest publication time (UTC); default now")
     limit: int = param(default=50, ge=1, le=500, description="articles per source at most")
     model: str = param(default="vader_finance", pattern=_NAME, description="the sentiment model that scores them")
+    store: bool = param(default=True, description="store the articles (de-duplicated with those stored before) "
+                                                  "for news.trends and the news_sentiment strategy")
 
 
 @attrs.frozen(kw_only=True)
@@ -117,6 +119,9 @@ class FetchResult:
     duplicates: int = param(description="copies of the same story from several sources, merged")
     failed: list[SourceError] = param(description="sources that could not answer, and why")
     notes: list[str] = param(description="what a caller should know (an empty feed folder ...)")
+    stored_new: int = param(default=0, description="articles stored for the first time")
+    stored_known: int = param(default=0, description="articles that were stored already (merged: new sources "
+                                                     "and symbols, the current score)")
 
 
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
@@ -172,11 +177,23 @@ def _symbols(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.strip().upper() for s in items if s.strip()))
 
 
+async def store_scored(ctx: Context, model_name: str, scored: list[tuple[Any, Any]]) -> Any:
+    """Upsert scored articles into the host's database (in a worker thread: storage blocks)."""
+    import anyio.to_thread
+
+    from neural_trader_plugins.news import store
+
+    items = [store.Scored(article=a, score=s.compound, label=s.label.value, model=model_name) for a, s in scored]
+    return await anyio.to_thread.run_sync(store.save, ctx.host.services.storage, items)
+
+
 async def fetch(params: FetchParams, ctx: Context) -> FetchResult:
     model = _model(ctx, params.model)
     articles, dupes, failed, notes = await _fetch(params, ctx, _symbols(params.symbols))
-    return FetchResult(articles=[_view(a, model.score_article(a)) for a in articles], duplicates=dupes,
-                       failed=failed, notes=notes)
+    scored = [(a, model.score_article(a)) for a in articles]
+    saved = await store_scored(ctx, params.model, scored) if params.store and scored else None
+    return FetchResult(articles=[_view(a, s) for a, s in scored], duplicates=dupes, failed=failed, notes=notes,
+                       stored_new=saved.new if saved else 0, stored_known=saved.known if saved else 0)
 
 
 # -- news.analyze ---------------------------------------------------------------------------------------

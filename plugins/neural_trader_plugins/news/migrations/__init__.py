@@ -1,0 +1,1 @@
+"""Alembic revisions of the news plugin's branch (``alembic_version_news``)."""
