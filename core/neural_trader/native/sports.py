@@ -11,7 +11,7 @@ released.
 >>> odds = np.array([[[2.3, 3.2, 3.1], [2.0, 3.8, 4.4]]])      # one market, two books
 >>> scan = sports.arbitrage_scan(odds)
 >>> scan.best.tolist(), scan.best_book.tolist(), round(float(scan.booksum[0]), 6)   # < 1: an arbitrage
-([[2.3, 3.8, 4.4]], [[0, 1, 1]], 0.925229)
+([[2.3, 3.8, 4.4]], [[0, 1, 1]], 0.925213)
 """
 
 from __future__ import annotations
