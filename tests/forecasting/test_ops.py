@@ -40,7 +40,7 @@ def test_train_reports_the_model_next_to_the_baselines_and_forecasts_with_its_we
 
     got = host.call("neural.train", TRAIN)
     names = [s["name"] for s in got["test"]]
-    assert names == ["model", "naive", "drift", "seasonal_naive"] and got["best"] in names
+    assert names == ["model", "naive", "drift", "seasonal_naive", "ses", "holt"] and got["best"] in names
     assert got["beats_naive"] == (got["test"][0]["rmse"] < got["test"][1]["rmse"])
     assert got["epochs_run"] <= 4 and got["device"] == "cpu" and got["synthetic"] is False
     assert 0.0 <= got["coverage_test"] <= 1.0 and got["coverage_nominal"] == pytest.approx(0.9)
@@ -64,6 +64,7 @@ def test_train_reports_the_model_next_to_the_baselines_and_forecasts_with_its_we
     x = d.scaler.transform(fm.values[None, -20:, :])
     expected = float(cols[0][-1]) * np.exp(T.predict(r.model, np.ascontiguousarray(x), d)[0])
     assert [s["price"] for s in fc["steps"]] == pytest.approx(expected.tolist(), rel=1e-6)
+    assert fc["engine"] == "onnxruntime"
     assert all(s["lower"] < s["price"] < s["upper"] for s in fc["steps"])
     assert fc["last_close"] == pytest.approx(float(cols[0][-1]))
     listed = host.call("neural.models", {"symbol": "ORCL"})["models"]

@@ -11,16 +11,14 @@ import hashlib
 import io
 import json
 import math
-import pickle
-import types
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
 
 from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PATTERN, Timeframe
 from neural_trader.domain.media import Image
-from neural_trader.errors import NtNotFound, NtUserError
+from neural_trader.errors import NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
 
@@ -165,7 +163,7 @@ def _cuda() -> bool:
 async def train(params: TrainParams, ctx: Context) -> TrainResult:
     import anyio.to_thread
 
-    from neural_trader_plugins.forecasting import baselines, conformal, evaluation, features
+    from neural_trader_plugins.forecasting import artifacts, comparison, conformal, features
     from neural_trader_plugins.forecasting import training as T
 
     spec = _spec(ctx, params.architecture)
@@ -181,32 +179,29 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
     given = {k: int(v) if k in ints and float(v).is_integer() else v for k, v in params.hyperparameters.items()}
     hp = {**given, "lookback": params.lookback, "horizon": params.horizon}
 
-    def run() -> tuple[Any, Any, Any, Any, Any]:
+    device = "cuda" if params.use_gpu and _cuda() else "cpu"
+
+    def run() -> tuple[Any, ...]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
         _check_work(ctx, params, given, len(d.train))
+        # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
+        model_id = _version_id(params, d.fingerprint, device)
+        directory = artifacts.model_dir(ctx.host.settings.data_dir, model_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        checkpoint = directory / CHECKPOINT
         r = T.train(spec, d, hp, epochs=params.epochs, lr=params.learning_rate, batch_size=params.batch_size,
-                    seed=params.seed, patience=params.patience, use_gpu=params.use_gpu,
+                    seed=params.seed, patience=params.patience, use_gpu=params.use_gpu, checkpoint_path=checkpoint,
                     progress=lambda epoch, tl, vl: ctx.progress(epoch, params.epochs, f"epoch {epoch}: val {vl:.4g}"))
         pred_val, pred_test = T.predict(r.model, d.val.x, d), T.predict(r.model, d.test.x, d)
         cal = conformal.calibrate(d.val.y, pred_val, alpha=params.alpha)
         cover = conformal.coverage(d.test.y, conformal.intervals(pred_test, cal))
-        last = d.test.last_close
-        h = params.horizon
-        ev = evaluation.evaluate(
-            features.to_prices(d.test.y, last), features.to_prices(pred_test, last),
-            {"naive": features.to_prices(baselines.naive(close, d.test.ends, h), last),
-             "drift": features.to_prices(baselines.drift(close, d.test.ends, h, params.lookback), last),
-             "seasonal_naive": features.to_prices(baselines.seasonal_naive(close, d.test.ends, h, 5), last)},
-            reference=last)
-        return d, r, cal, cover, ev
+        ev = comparison.compare(close, d.test.ends, d.test.y, pred_test, lookback=params.lookback,
+                                horizon=params.horizon)
+        _store(ctx, model_id, params, bars, data, d, r, cal, ev, spec)
+        checkpoint.unlink(missing_ok=True)  # the version's weights are written: the checkpoint is spent
+        return model_id, d, r, cover, ev
 
-    d, r, cal, cover, ev = await anyio.to_thread.run_sync(run)
-    # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
-    request = attrs.asdict(params, value_serializer=lambda _i, _a, v: v.isoformat() if isinstance(v, dt.datetime)
-                           else v)
-    model_id = hashlib.sha256(json.dumps({"request": request, "data": r.data_fingerprint, "device": r.device},
-                                         sort_keys=True, default=str).encode()).hexdigest()[:16]
-    _store(ctx, model_id, params, bars, data, d, r, cal, ev)
+    model_id, d, r, cover, ev = await anyio.to_thread.run_sync(run)
     return TrainResult(
         model_id=model_id, architecture=spec.name, symbol=bars.symbol, hyperparameters=r.hyperparameters,
         test=_scores(ev), best=ev.best, beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
@@ -218,10 +213,22 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
         first_bar=data.first, last_bar=data.last, provider=data.provider, synthetic=data.synthetic)
 
 
+#: The best state so far, in the version's folder while it trains (kept if training is cancelled).
+CHECKPOINT = "checkpoint.pt"
+
+
+def _version_id(params: TrainParams, fingerprint: str, device: str) -> str:
+    request = attrs.asdict(params, value_serializer=lambda _i, _a, v: v.isoformat() if isinstance(v, dt.datetime)
+                           else v)
+    return hashlib.sha256(json.dumps({"request": request, "data": fingerprint, "device": device},
+                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _store(ctx: Context, model_id: str, params: TrainParams, bars: Any, data: Any, d: Any, r: Any, cal: Any,
-           ev: Any) -> None:
+           ev: Any, spec: Any) -> None:
     import torch
 
+    from neural_trader_plugins.forecasting import registry
     from neural_trader_plugins.forecasting.tables import ForecastModelRow
 
     buf = io.BytesIO()
@@ -236,13 +243,12 @@ def _store(ctx: Context, model_id: str, params: TrainParams, bars: Any, data: An
                            "device": r.device}}
     metrics = {row["model"]: {k: _finite(v) if isinstance(v, float) else v for k, v in row.items() if k != "model"}
                for row in ev.table()}
-    with ctx.host.services.storage.session(write=True) as session:
-        if session.get(ForecastModelRow, model_id) is not None:
-            return  # trained before: the stored version is this one
-        session.add(ForecastModelRow(
-            id=model_id, architecture=r.architecture, symbol=bars.symbol, timeframe=params.timeframe.value,
-            provider=data.provider, config=json.dumps(config), metrics=json.dumps(metrics),
-            data_fingerprint=r.data_fingerprint, first_bar=data.first, last_bar=data.last, weights=buf.getvalue()))
+    row = ForecastModelRow(
+        id=model_id, architecture=r.architecture, symbol=bars.symbol, timeframe=params.timeframe.value,
+        provider=data.provider, config=json.dumps(config), metrics=json.dumps(metrics),
+        data_fingerprint=r.data_fingerprint, first_bar=data.first, last_bar=data.last, weights=buf.getvalue())
+    registry.save(ctx.host, row, spec, {**config, "symbol": bars.symbol, "timeframe": params.timeframe.value},
+                  r.state_dict)
 
 
 # -- neural.models --------------------------------------------------------------------------------------
@@ -312,18 +318,25 @@ def models(params: ModelsParams, ctx: Context) -> ModelsResult:
 
 
 # -- neural.forecast ------------------------------------------------------------------------------------
+_MODEL_ID = r"^([0-9a-f]+|pretrained)$"
+#: Which runtime serves: auto (ONNX Runtime when the graph is there), or one forced.
+Engine = Literal["auto", "onnxruntime", "torch"]
+
+
 @attrs.frozen(kw_only=True)
 class ForecastParams:
     """Parameters of ``neural.forecast``."""
 
-    model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=r"^[0-9a-f]+$", description=(
-        "a model version (neural.models lists them)"))
+    model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=_MODEL_ID, description=(
+        "a model version (neural.models lists them), or pretrained for the model shipped in the package"))
     symbol: str | None = param(default=None, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description=(
-        "instead of model_id: the newest model of this instrument"))
+        "the instrument to forecast; without model_id its newest model, else the pretrained one"))
     end: dt.datetime | None = param(default=None, description="forecast from the last bar at or before this (UTC); "
                                                               "default now")
     provider: str | None = param(default=None, pattern=PROVIDER_PATTERN, description=(
         "where the recent bars come from; default the provider the model was trained on"))
+    engine: Engine = param(default="auto", description=(
+        "auto: ONNX Runtime when the model has its graph, else torch; or force onnxruntime / torch"))
     chart: bool = param(default=False, description="return the recent closes, the forecast and its interval as a PNG")
 
 
@@ -345,81 +358,50 @@ class ForecastResult:
     last_close: float
     coverage: float = param(unit="fraction", description="the intervals' nominal coverage")
     steps: list[StepForecast]
+    engine: str = param(description="what computed it: onnxruntime or torch")
     synthetic: bool
     chart: Image | None = attrs.field(default=None, metadata=_IMAGE)
 
 
-def _row(ctx: Context, model_id: str | None, symbol: str | None) -> Any:
-    from sqlmodel import col, select
-
-    from neural_trader_plugins.forecasting.tables import ForecastModelRow
-
-    if (model_id is None) == (symbol is None):
-        raise NtUserError("give model_id or symbol (its newest model), not both and not neither")
-    with ctx.host.services.storage.session() as session:
-        if model_id is not None:
-            row = session.get(ForecastModelRow, model_id)
-        else:
-            assert symbol is not None
-            row = session.exec(select(ForecastModelRow).where(ForecastModelRow.symbol == symbol.strip().upper())
-                               .order_by(col(ForecastModelRow.created_at).desc()).limit(1)).first()
-    if row is None:
-        what = f"model {model_id!r}" if model_id else f"model of {symbol}"
-        raise NtNotFound(f"no {what}; neural.train trains one and neural.models lists them")
-    return row
+async def model_bars(ctx: Context, ref: Any, symbol: str | None, provider: str | None, start: dt.datetime | None,
+                     end: dt.datetime | None) -> tuple[Any, Any, str]:
+    """The bars a model reads: ``symbol``'s (default the model's own) from ``provider`` (default the one it
+    was trained on), at its timeframe."""
+    what = (symbol or ref.symbol or "").strip().upper()
+    if not what:
+        raise NtUserError("the pretrained model needs a symbol to forecast")
+    data = await _bars(ctx, what, provider or ref.provider, Timeframe(ref.timeframe), start, end)
+    return data, data.bars[0], what
 
 
 async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
     import anyio.to_thread
 
-    from neural_trader_plugins.forecasting import features
-    from neural_trader_plugins.forecasting import training as T
+    from neural_trader_plugins.forecasting import inference, registry
 
-    row = _row(ctx, params.model_id, params.symbol)
-    config = json.loads(row.config)
-    spec = _spec(ctx, row.architecture)
+    ref = registry.resolve(ctx.host, params.model_id, params.symbol)
     end = params.end or dt.datetime.now(dt.UTC)
-    data = await _bars(ctx, row.symbol, params.provider or row.provider.split(",")[0].split(" ")[0],
-                       Timeframe(row.timeframe), None, end)
-    bars = data.bars[0]
+    data, bars, what = await model_bars(ctx, ref, params.symbol, params.provider, None, end)
     close, high, low, volume = _columns(bars)
 
-    def run() -> np.ndarray:
-        import torch
+    def run() -> tuple[np.ndarray, str]:
+        fm = inference.check_features(ref.config, close, high, low, volume, what)
+        x = inference.last_window(ref.config, fm, what)
+        predictor = registry.predictor(ctx.host, ref, params.engine)
+        return predictor.predict(x)[0], predictor.engine
 
-        from neural_trader_plugins.forecasting.models import hyperparameters
-
-        fm = features.feature_matrix(close, high, low, volume)
-        if list(fm.names) != config["feature_names"]:
-            raise NtUserError(f"the bars of {row.symbol} give features {list(fm.names)} but model {row.id} was "
-                              f"trained on {config['feature_names']}; use the provider it was trained on")
-        lookback = int(config["lookback"])
-        if fm.values.shape[0] - fm.first_valid < lookback:
-            raise NtUserError(f"{row.symbol} has too few bars before {end.date()} for a {lookback}-bar window")
-        s = config["scaler"]
-        scaler = features.Scaler(**{k: np.asarray(v, dtype=np.float64) for k, v in s.items()})
-        x = np.ascontiguousarray(scaler.transform(fm.values[None, -lookback:, :]))
-        hp = hyperparameters(spec.name, config["hyperparameters"])
-        model = spec.build(int(config["n_features"]), hp)
-        try:
-            model.load_state_dict(torch.load(io.BytesIO(row.weights), map_location="cpu", weights_only=True))
-        except (RuntimeError, ValueError, EOFError, KeyError, pickle.UnpicklingError) as exc:
-            raise NtUserError(f"model {row.id}'s weights cannot be loaded ({type(exc).__name__}: {str(exc)[:200]}); "
-                              "retrain it") from None
-        return T.predict(model, x, types.SimpleNamespace(scaler=scaler))[0]
-
-    y = await anyio.to_thread.run_sync(run)
-    q = np.asarray(config["conformal"]["q"], dtype=np.float64)
+    y, engine = await anyio.to_thread.run_sync(run)
+    q = np.asarray(ref.config["conformal"]["q"], dtype=np.float64)
     last = float(close[-1])
     steps = [StepForecast(step=h + 1, price=last * math.exp(y[h]), lower=last * math.exp(y[h] - q[h]),
                           upper=last * math.exp(y[h] + q[h])) for h in range(len(y))]
     chart = None
     if params.chart:
-        png = await anyio.to_thread.run_sync(lambda: _forecast_png(row.symbol, close[-120:], steps))
+        png = await anyio.to_thread.run_sync(lambda: _forecast_png(what, close[-120:], steps))
         chart = Image.png(png)
-    return ForecastResult(model_id=row.id, symbol=row.symbol, last_bar=data.last, last_close=last,
-                          coverage=1 - float(config["conformal"]["alpha"]), steps=steps, synthetic=data.synthetic,
-                          chart=chart)
+    return ForecastResult(model_id=ref.model_id, symbol=what, last_bar=data.last, last_close=last,
+                          coverage=1 - float(ref.config["conformal"]["alpha"]), steps=steps, engine=engine,
+                          synthetic=data.synthetic, chart=chart)
 
 
 def _forecast_png(symbol: str, recent: np.ndarray, steps: list[StepForecast]) -> bytes:

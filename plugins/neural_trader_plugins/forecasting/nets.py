@@ -138,6 +138,20 @@ class NBeats(nn.Module):
         return forecast
 
 
+class Scaled(nn.Module):
+    """A forecaster with its scaler inside: raw feature windows in, raw targets (cumulative log
+    returns) out. This is what is exported to ONNX, so a served model needs no scaler code."""
+
+    def __init__(self, net: nn.Module, mean: Any, std: Any, y_mean: Any, y_std: Any):
+        super().__init__()
+        self.net = net
+        for name, value in (("mean", mean), ("std", std), ("y_mean", y_mean), ("y_std", y_std)):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std) * self.y_std + self.y_mean
+
+
 def build(kind: str, n_features: int, hp: Any) -> nn.Module:
     """The module of architecture ``kind`` for ``n_features`` inputs and hyper-parameters ``hp``."""
     if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:

@@ -1,5 +1,6 @@
 """The forecasting plugin's table: ``forecast_models``, one row per trained model version, with its
-architecture, hyper-parameters, the data it saw, its honest metrics and its weights.
+architecture, hyper-parameters, the data it saw, its honest metrics, its weights, and where its files
+(safetensors, ONNX, config) are in the data dir.
 
 The table lives on this plugin's own metadata and is created by its migration branch
 (``migrations/``, version table ``alembic_version_forecasting``).
@@ -46,3 +47,9 @@ class ForecastModelRow(Table, table=True):
     #: The best epoch's weights (``torch.save`` of the state dict).
     weights: bytes = Field(sa_type=sa.LargeBinary)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    #: The folder of its files (safetensors, ONNX, config.json; :mod:`.artifacts`) relative to the data
+    #: dir; None for a version trained before the files existed (``neural.export`` writes them).
+    artifact_dir: str | None = Field(default=None, max_length=500)
+    #: SHA-256 (hex) of ``model.onnx`` and ``weights.safetensors`` as written: a changed file is refused.
+    onnx_sha256: str | None = Field(default=None, max_length=64)
+    weights_sha256: str | None = Field(default=None, max_length=64)
