@@ -45,7 +45,7 @@ def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
 
 @hookimpl
 def nt_register_operations(register):  # type: ignore[no-untyped-def]
-    from neural_trader_plugins.news import api
+    from neural_trader_plugins.news import api, api_trends
 
     register(Operation(
         name="news.sources", summary="News sources (configured? why not) and the sentiment models.",
@@ -69,3 +69,14 @@ def nt_register_operations(register):  # type: ignore[no-untyped-def]
         name="news.sentiment", summary="Score headlines or sentences: -1 (bearish) to 1 (bullish), with a label.",
         params=api.SentimentParams, result=api.SentimentResult, handler=api.sentiment,
         examples=({"texts": ["Apple beats estimates and raises guidance", "Tesla misses deliveries, shares fall"]},)))
+    register(Operation(
+        name="news.trends", summary="Symbols ranked by their news: decayed sentiment per window, its change and "
+                                    "slope, and article-volume spikes, over stored (or freshly fetched) articles.",
+        description="Windows of window_hours end at end: the last is the current one, the baseline_windows before "
+                    "it the baseline. change is the current window's decayed score less the previous one's; slope "
+                    "the least-squares slope of the windows' scores; volume_z = (count - baseline mean) / "
+                    "max(baseline std, 1), a spike when it reaches spike_z (docs/news.md).",
+        params=api_trends.TrendsParams, result=api_trends.TrendsResult, handler=api_trends.trends, open_world=True,
+        read_only=False,
+        examples=({"symbols": ["AAPL", "TSLA"], "end": "2024-05-03T00:00:00Z", "window_hours": 24,
+                   "baseline_windows": 7},)))
