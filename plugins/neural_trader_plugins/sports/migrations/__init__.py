@@ -1,0 +1,1 @@
+"""Alembic revisions of the sports plugin's branch (``alembic_version_sports``)."""
