@@ -1,0 +1,1 @@
+"""Alembic revisions of the syndicates plugin's branch (``alembic_version_syndicates``)."""
