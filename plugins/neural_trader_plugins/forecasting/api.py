@@ -23,7 +23,7 @@ from neural_trader.ops import Context
 from neural_trader.schema import param
 
 _IMAGE = {"title": "Image", "description": "the PNG chart, when asked for (CLI: --plot FILE)"}
-_ARCH = r"^[a-z][a-z0-9_]*$"
+ARCH_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 def _finite(v: Any) -> float | None:
@@ -41,7 +41,7 @@ def _spec(ctx: Context, name: str) -> Any:
     return registry.get(name)
 
 
-async def _bars(ctx: Context, symbol: str, provider: str | None, timeframe: Timeframe, start: dt.datetime | None,
+async def load_bars(ctx: Context, symbol: str, provider: str | None, timeframe: Timeframe, start: dt.datetime | None,
                 end: dt.datetime | None) -> Any:
     from neural_trader.backtest.data import DataRequest, load
 
@@ -50,7 +50,7 @@ async def _bars(ctx: Context, symbol: str, provider: str | None, timeframe: Time
     return data
 
 
-def _columns(bars: Any) -> list[np.ndarray]:
+def bar_columns(bars: Any) -> list[np.ndarray]:
     return [np.ascontiguousarray(getattr(bars, k), dtype=np.float64) for k in ("close", "high", "low", "volume")]
 
 
@@ -60,7 +60,7 @@ class TrainParams:
     """Parameters of ``neural.train``."""
 
     symbol: str = param(pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description="the instrument, e.g. AAPL")
-    architecture: str = param(default="gru", pattern=_ARCH, description=(
+    architecture: str = param(default="gru", pattern=ARCH_PATTERN, description=(
         "lstm, gru, transformer, tcn, nbeats, or one a pack registered (neural.models lists them)"))
     hyperparameters: dict[str, float] = param(factory=lambda: {"hidden_size": 32, "layers": 1}, description=(
         "the architecture's hyper-parameters by name (hidden_size, layers, dropout ...); lookback and horizon "
@@ -126,7 +126,7 @@ class TrainResult:
     synthetic: bool
 
 
-def _scores(ev: Any) -> list[ForecasterScore]:
+def scores_of(ev: Any) -> list[ForecasterScore]:
     return [ForecasterScore(name=n, mae=_finite(m.mae), rmse=_finite(m.rmse), mape=_finite(m.mape),
                             directional_accuracy=_finite(m.directional_accuracy)) for n, m in zip(ev.names, ev.rows,
                                                                                                  strict=True)]
@@ -137,7 +137,7 @@ def _scores(ev: Any) -> list[ForecasterScore]:
 MAX_TRAINING_WORK = 1e10
 
 
-def _check_work(ctx: Context, params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
+def check_training_work(ctx: Context, params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
     """Refuse a training run too large for one request: forward and backward passes cost about
     ``6 x lookback x hidden^2 x layers`` per window and epoch."""
     hidden, layers = float(hp.get("hidden_size", 64)), float(hp.get("layers", 2))
@@ -167,13 +167,13 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
     from neural_trader_plugins.forecasting import training as T
 
     spec = _spec(ctx, params.architecture)
-    data = await _bars(ctx, params.symbol, params.provider, params.timeframe, params.start, params.end)
+    data = await load_bars(ctx, params.symbol, params.provider, params.timeframe, params.start, params.end)
     bars = data.bars[0]
     need = params.lookback + params.horizon + 60
     if len(bars) < need * 3:
         raise NtUserError(f"{bars.symbol} has {len(bars)} bars in the window; training with lookback {params.lookback} "
                           f"and horizon {params.horizon} needs at least {need * 3}; widen start/end")
-    close, high, low, volume = _columns(bars)
+    close, high, low, volume = bar_columns(bars)
     ints = {f.name for f in attrs.fields(spec.hyperparameters) if f.type in (int, "int")}
     # JSON numbers arrive as floats: a whole number for an integer field is that integer.
     given = {k: int(v) if k in ints and float(v).is_integer() else v for k, v in params.hyperparameters.items()}
@@ -183,7 +183,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
 
     def run() -> tuple[Any, ...]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
-        _check_work(ctx, params, given, len(d.train))
+        check_training_work(ctx, params, given, len(d.train))
         # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
         model_id = _version_id(params, d.fingerprint, device)
         directory = artifacts.model_dir(ctx.host.settings.data_dir, model_id)
@@ -204,7 +204,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
     model_id, d, r, cover, ev = await anyio.to_thread.run_sync(run)
     return TrainResult(
         model_id=model_id, architecture=spec.name, symbol=bars.symbol, hyperparameters=r.hyperparameters,
-        test=_scores(ev), best=ev.best, beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
+        test=scores_of(ev), best=ev.best, beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
         coverage_nominal=1 - params.alpha, coverage_test=float(cover.overall), epochs_run=r.epochs_run,
         best_epoch=r.best_epoch, stopped_early=r.stopped_early, device=r.device,
         windows={"train": len(d.train), "validation": len(d.val), "test": len(d.test)},
@@ -282,12 +282,28 @@ class ModelInfo:
     first_bar: dt.datetime
     last_bar: dt.datetime
     created_at: dt.datetime
+    files: list[str] = param(description="its files in the data dir (onnx, safetensors, config); none: neural.export "
+                                         "writes them")
+
+
+@attrs.frozen(kw_only=True)
+class PretrainedInfo:
+    """The model shipped in the package (neural.forecast's answer when a symbol has no trained model)."""
+
+    model_id: str
+    architecture: str
+    lookback: int
+    horizon: int
+    trained_on: list[str] = param(description="the symbols whose daily bars trained it")
+    test_rmse: float | None = param(description="its test RMSE (prices, pooled over those symbols)")
+    naive_rmse: float | None = param(description="the naive forecast's test RMSE on the same windows")
 
 
 @attrs.frozen(kw_only=True)
 class ModelsResult:
     architectures: list[ArchitectureInfo]
     models: list[ModelInfo] = param(description="trained model versions, newest first")
+    pretrained: PretrainedInfo | None = param(description="the shipped model (none if its files are missing)")
 
 
 def models(params: ModelsParams, ctx: Context) -> ModelsResult:
@@ -301,7 +317,8 @@ def models(params: ModelsParams, ctx: Context) -> ModelsResult:
                                                if f.name not in ("lookback", "horizon")]) for a in registry]
     query = select(ForecastModelRow.id, ForecastModelRow.architecture, ForecastModelRow.symbol,
                    ForecastModelRow.timeframe, ForecastModelRow.config, ForecastModelRow.metrics,
-                   ForecastModelRow.first_bar, ForecastModelRow.last_bar, ForecastModelRow.created_at)
+                   ForecastModelRow.first_bar, ForecastModelRow.last_bar, ForecastModelRow.created_at,
+                   ForecastModelRow.artifact_dir)
     if params.symbol:
         query = query.where(ForecastModelRow.symbol == params.symbol.strip().upper())
     with ctx.host.services.storage.session() as session:
@@ -313,12 +330,35 @@ def models(params: ModelsParams, ctx: Context) -> ModelsResult:
                              timeframe=row.timeframe, lookback=config["lookback"], horizon=config["horizon"],
                              test_rmse=metrics.get("model", {}).get("rmse"),
                              naive_rmse=metrics.get("naive", {}).get("rmse"), first_bar=row.first_bar,
-                             last_bar=row.last_bar, created_at=row.created_at))
-    return ModelsResult(architectures=archs, models=out)
+                             last_bar=row.last_bar, created_at=row.created_at, files=_files(ctx, row.artifact_dir)))
+    return ModelsResult(architectures=archs, models=out, pretrained=_pretrained())
+
+
+def _files(ctx: Context, artifact_dir: str | None) -> list[str]:
+    from pathlib import Path
+
+    from neural_trader_plugins.forecasting import artifacts
+
+    if not artifact_dir:
+        return []
+    return sorted(artifacts.paths(Path(ctx.host.settings.data_dir) / artifact_dir).existing())
+
+
+def _pretrained() -> PretrainedInfo | None:
+    from neural_trader_plugins.forecasting import registry
+
+    try:
+        ref = registry.pretrained()
+    except NtUserError:
+        return None
+    return PretrainedInfo(model_id=ref.model_id, architecture=ref.architecture, lookback=ref.lookback,
+                          horizon=ref.horizon, trained_on=list(ref.config.get("training", {}).get("symbols", [])),
+                          test_rmse=ref.metrics.get("model", {}).get("rmse"),
+                          naive_rmse=ref.metrics.get("naive", {}).get("rmse"))
 
 
 # -- neural.forecast ------------------------------------------------------------------------------------
-_MODEL_ID = r"^([0-9a-f]+|pretrained)$"
+MODEL_ID_PATTERN = r"^([0-9a-f]+|pretrained)$"
 #: Which runtime serves: auto (ONNX Runtime when the graph is there), or one forced.
 Engine = Literal["auto", "onnxruntime", "torch"]
 
@@ -327,7 +367,7 @@ Engine = Literal["auto", "onnxruntime", "torch"]
 class ForecastParams:
     """Parameters of ``neural.forecast``."""
 
-    model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=_MODEL_ID, description=(
+    model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=MODEL_ID_PATTERN, description=(
         "a model version (neural.models lists them), or pretrained for the model shipped in the package"))
     symbol: str | None = param(default=None, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description=(
         "the instrument to forecast; without model_id its newest model, else the pretrained one"))
@@ -370,7 +410,7 @@ async def model_bars(ctx: Context, ref: Any, symbol: str | None, provider: str |
     what = (symbol or ref.symbol or "").strip().upper()
     if not what:
         raise NtUserError("the pretrained model needs a symbol to forecast")
-    data = await _bars(ctx, what, provider or ref.provider, Timeframe(ref.timeframe), start, end)
+    data = await load_bars(ctx, what, provider or ref.provider, Timeframe(ref.timeframe), start, end)
     return data, data.bars[0], what
 
 
@@ -382,7 +422,7 @@ async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
     ref = registry.resolve(ctx.host, params.model_id, params.symbol)
     end = params.end or dt.datetime.now(dt.UTC)
     data, bars, what = await model_bars(ctx, ref, params.symbol, params.provider, None, end)
-    close, high, low, volume = _columns(bars)
+    close, high, low, volume = bar_columns(bars)
 
     def run() -> tuple[np.ndarray, str]:
         fm = inference.check_features(ref.config, close, high, low, volume, what)

@@ -62,7 +62,9 @@ def onnx_bytes(module: Any, lookback: int, n_features: int) -> bytes:
     torch = _torch()
     example = torch.zeros(1, int(lookback), int(n_features), dtype=torch.float32)
     buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    # Traced with gradients on: under no_grad the Transformer encoder takes its fused fast path
+    # (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
+    with warnings.catch_warnings():
         # The tracer warns about the shape checks in forward (constant for a fixed lookback) and about
         # batch_first RNNs; both are expected and say nothing about this graph.
         warnings.simplefilter("ignore")

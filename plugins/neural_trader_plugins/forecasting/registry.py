@@ -9,6 +9,7 @@ and writes its files; :func:`write_files` (re)writes them from the row; :func:`d
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -44,6 +45,9 @@ class ModelRef:
     blob: bytes | None = attrs.field(default=None, repr=False)
     onnx_sha256: str | None = None
     weights_sha256: str | None = None
+    #: The bars it was trained on (None for the pretrained model: see its config's training section).
+    first_bar: dt.datetime | None = None
+    last_bar: dt.datetime | None = None
 
     @property
     def pretrained(self) -> bool:
@@ -78,7 +82,8 @@ def _ref(row: Any, data_dir: Path) -> ModelRef:
     return ModelRef(model_id=row.id, architecture=row.architecture, symbol=row.symbol, timeframe=row.timeframe,
                     provider=row.provider.split(",")[0].split(" ")[0], config=config,
                     metrics=json.loads(row.metrics), directory=directory, blob=row.weights,
-                    onnx_sha256=row.onnx_sha256, weights_sha256=row.weights_sha256)
+                    onnx_sha256=row.onnx_sha256, weights_sha256=row.weights_sha256, first_bar=row.first_bar,
+                    last_bar=row.last_bar)
 
 
 def resolve(host: Any, model_id: str | None, symbol: str | None, *, fallback: bool = True) -> ModelRef:

@@ -28,7 +28,7 @@ import numpy as np
 from neural_trader.errors import NtUnavailable, NtUserError
 from neural_trader_plugins.forecasting import artifacts
 
-__all__ = ["CACHE_SIZE", "Predictor", "clear_cache", "predictor", "providers", "session"]
+__all__ = ["CACHE_SIZE", "Predictor", "clear_cache", "predictor", "providers", "session", "state_from_blob"]
 
 CACHE_SIZE = 32
 _CUDA = "CUDAExecutionProvider"
@@ -125,7 +125,7 @@ def _torch(spec: Any, config: Mapping[str, Any], weights: Path | None, blob: byt
                               "rewrite it with neural.export or retrain the model")
         state = export.load_state(weights)
     elif blob is not None:
-        state = _state_from_blob(torch, blob)
+        state = state_from_blob(blob)
     else:
         raise NtUserError("the model has neither an ONNX graph nor weights; retrain it")
     module = export.scaled_module(spec, config, state)
@@ -137,9 +137,16 @@ def _torch(spec: Any, config: Mapping[str, Any], weights: Path | None, blob: byt
     return Predictor(engine="torch", device="cpu", run=run)
 
 
-def _state_from_blob(torch: Any, blob: bytes) -> dict[str, Any]:
+def state_from_blob(blob: bytes) -> dict[str, Any]:
+    """The state dict a database row keeps (``torch.save``, read with ``weights_only``: no code runs)."""
     import io
     import pickle
+
+    try:
+        import torch
+    except ImportError:
+        raise NtUnavailable("reading a model's weights from the database needs torch; pip install "
+                            "'neural-trader[neural]'") from None
 
     try:
         return dict(torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True))
