@@ -32,7 +32,7 @@ from scipy import optimize, special
 
 from neural_trader.errors import NtUserError
 
-__all__ = ["MODELS", "GoalModel", "MatchPrediction", "Result", "fit_goal_model", "fit_cached", "time_weights"]
+__all__ = ["MODELS", "GoalModel", "MatchPrediction", "Result", "fit_cached", "fit_goal_model", "time_weights"]
 
 Kind = Literal["poisson", "dixon_coles"]
 MODELS: tuple[str, ...] = ("poisson", "dixon_coles")
@@ -80,14 +80,6 @@ def time_weights(dates: Sequence[dt.date], xi: float, base: dt.date | None = Non
     base = max(dates) if base is None else base
     days = np.array([(base - d).days for d in dates], dtype=np.float64)
     return np.exp(-float(xi) * days)
-
-
-def _tau(rho: float, lam: np.ndarray, mu: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    tau = np.ones_like(lam)
-    tau = np.where((x == 0) & (y == 0), 1.0 - rho * lam * mu, tau)
-    tau = np.where((x == 0) & (y == 1), 1.0 + rho * lam, tau)
-    tau = np.where((x == 1) & (y == 0), 1.0 + rho * mu, tau)
-    return np.where((x == 1) & (y == 1), 1.0 - rho, tau)
 
 
 @attrs.frozen(kw_only=True)
@@ -175,30 +167,37 @@ def fit_goal_model(results: Sequence[Result], *, kind: str = "dixon_coles", xi: 
     const = float(np.sum(w * (special.gammaln(x + 1) + special.gammaln(y + 1))))
     scale = 1.0 / float(w.sum())   # a well-scaled objective: the same optimum, a steadier stopping rule
 
+    # The four low scores Dixon-Coles corrects, found once: the objective runs a few hundred times.
+    s00, s01 = (w * ((x == 0) & (y == 0)), w * ((x == 0) & (y == 1)))
+    s10, s11 = (w * ((x == 1) & (y == 0)), w * ((x == 1) & (y == 1)))
+    low = (s00 + s01 + s10 + s11) > 0
+
     def negll(theta: np.ndarray) -> tuple[float, np.ndarray]:
         a, d, h = theta[:n], theta[n:2 * n], theta[2 * n]
         rho = theta[2 * n + 1] if dc else 0.0
         log_lam, log_mu = h + a[hi] + d[ai], a[ai] + d[hi]
         lam, mu = np.exp(log_lam), np.exp(log_mu)
-        ll = w * (x * log_lam - lam + y * log_mu - mu)
+        total = float(w @ (x * log_lam - lam + y * log_mu - mu))
         g_lam, g_mu = w * (x - lam), w * (y - mu)
         grad = np.zeros_like(theta)
         if dc:
-            tau = _tau(rho, lam, mu, x, y)
-            if (tau <= 0).any():
+            lm = lam * mu
+            t00, t01, t10, t11 = 1.0 - rho * lm, 1.0 + rho * lam, 1.0 + rho * mu, 1.0 - rho
+            if (low & ((s00 > 0) & (t00 <= 0) | (s01 > 0) & (t01 <= 0) | (s10 > 0) & (t10 <= 0))).any() or t11 <= 0:
                 return 1e10, np.zeros_like(theta)
-            ll = ll + w * np.log(tau)
-            s00, s01 = (x == 0) & (y == 0), (x == 0) & (y == 1)
-            s10, s11 = (x == 1) & (y == 0), (x == 1) & (y == 1)
-            g_lam = g_lam + w * np.where(s00, -rho * lam * mu / tau, 0.0) + w * np.where(s01, rho * lam / tau, 0.0)
-            g_mu = g_mu + w * np.where(s00, -rho * lam * mu / tau, 0.0) + w * np.where(s10, rho * mu / tau, 0.0)
-            grad[2 * n + 1] = float(np.sum(w * (np.where(s00, -lam * mu, 0.0) + np.where(s01, lam, 0.0)
-                                                + np.where(s10, mu, 0.0) + np.where(s11, -1.0, 0.0)) / tau))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total += float(np.sum(np.where(s00 > 0, s00 * np.log(np.abs(t00)), 0.0)
+                                      + np.where(s01 > 0, s01 * np.log(np.abs(t01)), 0.0)
+                                      + np.where(s10 > 0, s10 * np.log(np.abs(t10)), 0.0))) + float(s11.sum()) * math.log(t11)
+                g_lam = g_lam + np.where(s00 > 0, -s00 * rho * lm / t00, 0.0) + np.where(s01 > 0, s01 * rho * lam / t01, 0.0)
+                g_mu = g_mu + np.where(s00 > 0, -s00 * rho * lm / t00, 0.0) + np.where(s10 > 0, s10 * rho * mu / t10, 0.0)
+                grad[2 * n + 1] = float(np.sum(np.where(s00 > 0, -s00 * lm / t00, 0.0) + np.where(s01 > 0, s01 * lam / t01, 0.0)
+                                               + np.where(s10 > 0, s10 * mu / t10, 0.0))) - float(s11.sum()) / t11
         grad[:n] = np.bincount(hi, g_lam, n) + np.bincount(ai, g_mu, n)
         grad[n:2 * n] = np.bincount(ai, g_lam, n) + np.bincount(hi, g_mu, n)
         grad[2 * n] = float(g_lam.sum())
         shift = float(a.sum())
-        value = -float(ll.sum()) * scale + shift * shift
+        value = -total * scale + shift * shift
         out = -grad * scale
         out[:n] += 2.0 * shift
         return value, out

@@ -1,0 +1,1 @@
+"""Alembic revisions of the sportsbook plugin's branch (``alembic_version_sportsbook``)."""
