@@ -60,8 +60,8 @@ class ArbitrageParams:
     limit: int = param(default=500, ge=1, le=2000, description="events from the source at most")
     quotes: list[QuoteIn] | None = param(default=None, max_len=20_000, description=(
         "quotes to scan instead of a source: every outcome of each market, one entry per bookmaker and outcome"))
-    total_stake: Decimal = param(default=Decimal("100"), gt=0, le=Decimal("1e9"), unit="money",
-                                 description="the money split across the outcomes of each arbitrage")
+    total_stake: Decimal | None = param(default=None, gt=0, le=1e9, unit="money", description=(
+        "the money split across the outcomes of each arbitrage; default 100"))
     only_arbitrage: bool = param(default=True, description=(
         "true: only sure bets (booksum of the best odds < 1); false: the best markets whatever their ROI"))
     top: int = param(default=20, ge=1, le=500, description="markets shown at most, best ROI first")
@@ -225,7 +225,7 @@ async def sports_arbitrage(params: ArbitrageParams, ctx: Context) -> ArbitrageRe
         groups, source, note = groups_from_events(page.events, query.markets), page.source, page.note
     else:
         raise NtUserError("sport is missing: name a sport to scan (e.g. soccer_epl), or give quotes")
-    views, complete, arbs = scan_groups(groups, total_stake=params.total_stake, only_arbitrage=params.only_arbitrage,
+    views, complete, arbs = scan_groups(groups, total_stake=params.total_stake or Decimal(100), only_arbitrage=params.only_arbitrage,
                                         top=params.top)
     if not note and not arbs and params.only_arbitrage:
         note = "no arbitrage: in every market the best odds sum to a booksum of 1 or more (only_arbitrage false shows the closest)"

@@ -152,13 +152,20 @@ class FootballDataSource:
 
         return await anyio.to_thread.run_sync(fn)
 
+    def _events(self, ctx: SourceContext, sport: str, **filters: Any) -> tuple[Event, ...]:
+        """The files' events of ``sport``; a sport no file has is the caller's error (with files there)."""
+        folder = self.folder(ctx)
+        known = {s.key for s in self.files.sports(folder)}
+        if known and sport not in known:
+            raise NtUserError(f"sport {sport!r} is not in the football-data files; they hold {', '.join(sorted(known))}")
+        return self.files.events(folder, sport=sport, **filters)
+
     async def sports(self, ctx: SourceContext) -> SportsPage:
         found = await self._run(lambda: self.files.sports(self.folder(ctx)))
         return SportsPage(source=self.name, sports=found, note=self._note(ctx, len(found)))
 
     async def events(self, ctx: SourceContext, query: EventsQuery) -> OddsPage:
-        found = await self._run(lambda: self.files.events(self.folder(ctx), sport=query.sport, start=query.start,
-                                                          end=query.end))
+        found = await self._run(lambda: self._events(ctx, query.sport, start=query.start, end=query.end))
         events = tuple(attrs.evolve(e, bookmakers=()) for e in found[:query.limit])
         return OddsPage(source=self.name, events=events, note=self._note(ctx, len(found)))
 
@@ -178,15 +185,14 @@ class FootballDataSource:
 
     async def odds(self, ctx: SourceContext, query: OddsQuery) -> OddsPage:
         stage = _check_stage(self.name, self.stages, query.stage)
-        found = await self._run(lambda: self.files.events(self.folder(ctx), sport=query.sport, stage=stage,
-                                                          start=query.start, end=query.end, ids=query.event_ids))
+        found = await self._run(lambda: self._events(ctx, query.sport, stage=stage, start=query.start, end=query.end,
+                                                     ids=query.event_ids))
         return OddsPage(source=self.name, events=self._select(found[:query.limit], query),
                         note=self._note(ctx, len(found)))
 
     async def event_odds(self, ctx: SourceContext, event_id: str, query: OddsQuery) -> OddsPage:
         stage = _check_stage(self.name, self.stages, query.stage)
-        found = await self._run(lambda: self.files.events(self.folder(ctx), sport=query.sport, stage=stage,
-                                                          ids=(event_id,)))
+        found = await self._run(lambda: self._events(ctx, query.sport, stage=stage, ids=(event_id,)))
         if not found:
             raise NtNotFound(f"event: source football_data has no {query.sport} match {event_id!r}; list them with "
                              "sports.events (ids look like E0-20230811-burnley-man-city)")
