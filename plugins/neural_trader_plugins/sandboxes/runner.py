@@ -17,7 +17,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -126,12 +126,13 @@ def bwrap_argv(bwrap: str, layout: Layout, limits: Limits, env: Mapping[str, str
              "--chdir", INSIDE_SCRATCH, "--clearenv"]
     for source, target in extra_binds:
         args += ["--ro-bind", source, target]
+    args += ["--remount-ro", "/"]  # bubblewrap's own root (a tmpfs) too: nothing but scratch and /tmp is writable
     for name, value in env.items():
         args += ["--setenv", name, value]
     return [*args, "--", *argv]
 
 
-def _preexec(limits: Limits, cgroup: PidsCgroup | None):  # type: ignore[no-untyped-def]
+def _preexec(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]:
     procs = str(cgroup.path / "cgroup.procs") if cgroup else None
 
     def apply() -> None:
