@@ -98,8 +98,8 @@ def test_the_host_files_are_not_there(host: Host) -> None:
     import neural_trader
 
     repo_file = neural_trader.__file__
-    out = run(host, "import os\nfor p in [%r, '/root/.bashrc', '/etc/passwd', '/work/main/pyproject.toml']:\n"
-                    "    print(p, os.path.exists(p))\nprint(sorted(os.listdir('/')))" % repo_file)
+    out = run(host, f"import os\nfor p in [{repo_file!r}, '/root/.bashrc', '/etc/passwd', '/work/main/pyproject.toml']:\n"
+                    "    print(p, os.path.exists(p))\nprint(sorted(os.listdir('/')))")
     assert out["ok"]
     assert " True" not in out["stdout"]
 
