@@ -20,7 +20,7 @@ from neural_trader.errors import NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
 from neural_trader_plugins.sports.events import Event, market_lines
-from neural_trader_plugins.sports.market_ops import _BOOK, _EVENT, _NAME, _SPORT, MarketKey, Region, Stage
+from neural_trader_plugins.sports.market_ops import _BOOK, _NAME, _SPORT, MarketKey, Region, Stage
 from neural_trader_plugins.sports.sources import OddsQuery, SourceContext, odds_source
 
 _CENT = Decimal("0.01")
@@ -184,7 +184,7 @@ def scan_groups(groups: Groups, *, total_stake: Decimal, only_arbitrage: bool, t
         arbs += int((scan.booksum[ok] < 1.0).sum())
         for e in np.flatnonzero(ok & (scan.booksum < 1.0) if only_arbitrage else ok):
             roi = 1.0 / float(scan.booksum[e]) - 1.0
-            found.append((-roi, order + int(e), None, (keys[e], scan.best[e], scan.best_book[e], float(scan.booksum[e]),
+            found.append((-roi, order + int(e), None, (keys[int(e)], scan.best[e], scan.best_book[e], float(scan.booksum[e]),
                                                         book_names)))
         order += len(keys)
     found.sort(key=lambda f: (f[0], f[1]))

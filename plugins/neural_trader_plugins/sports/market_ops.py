@@ -21,7 +21,14 @@ from neural_trader.errors import NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
 from neural_trader_plugins.sports.events import Event, OddsPage, Quota, market_lines
-from neural_trader_plugins.sports.sources import EventsQuery, OddsQuery, SourceContext, last_quota, odds_source, odds_sources
+from neural_trader_plugins.sports.sources import (
+    EventsQuery,
+    OddsQuery,
+    SourceContext,
+    last_quota,
+    odds_source,
+    odds_sources,
+)
 
 _NAME = r"^[a-z][a-z0-9_]{0,39}$"
 _SPORT = r"^[a-z0-9_]{2,80}$"

@@ -167,7 +167,7 @@ def event_odds_request(*, api_key: str, sport: str, event_id: str, regions: Iter
 # -- errors ---------------------------------------------------------------------------------------------
 def error_for(body: Any, status: int | None = None) -> NtError | None:
     """The error an Odds API error body stands for, or None if ``body`` is not one."""
-    if not isinstance(body, dict) or "error_code" not in body and "message" not in body:
+    if not isinstance(body, dict) or ("error_code" not in body and "message" not in body):
         return None
     code = str(body.get("error_code") or "")
     said = " ".join(str(body.get("message") or "").split())[:300]

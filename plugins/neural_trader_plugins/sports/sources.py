@@ -26,7 +26,14 @@ import attrs
 
 from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader_plugins.sports import oddsapi
-from neural_trader_plugins.sports.events import Event, OddsPage, Quota, SportsPage, check_markets, check_sport_key
+from neural_trader_plugins.sports.events import (
+    Event,
+    OddsPage,
+    Quota,
+    SportsPage,
+    check_markets,
+    check_sport_key,
+)
 from neural_trader_plugins.sports.football_data_events import FootballDataFiles
 
 __all__ = ["BUILTIN", "EventsQuery", "FootballDataSource", "OddsApiSource", "OddsQuery", "OddsSource",
@@ -139,7 +146,7 @@ class FootballDataSource:
 
     def _note(self, ctx: SourceContext, found: int) -> str:
         # The folder's path is the server's business: the note names the setting, not the path.
-        if found or self.folder(ctx).is_dir() and any(self.folder(ctx).glob("*.csv")):
+        if found or (self.folder(ctx).is_dir() and any(self.folder(ctx).glob("*.csv"))):
             return ""
         return ("no football-data files: put football-data.co.uk CSVs (e.g. E0.csv from "
                 "https://www.football-data.co.uk/englandm.php) in NT_FOOTBALL_DATA_DIR (default <data_dir>/football-data)")
@@ -265,4 +272,4 @@ class OddsApiSource:
         return OddsPage(source=self.name, events=oddsapi.parse_events(body, query.odds_format), quota=quota)
 
 
-BUILTIN: tuple[OddsSource, ...] = (FootballDataSource(), OddsApiSource())
+BUILTIN: tuple[Any, ...] = (FootballDataSource(), OddsApiSource())

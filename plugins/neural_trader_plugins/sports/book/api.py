@@ -245,8 +245,8 @@ def portfolio(params: AccountParams, ctx: Context) -> PortfolioResult:
 @attrs.frozen(kw_only=True)
 class ResultParams:
     event_id: str = param(min_len=3, max_len=200, description=_EVENT)
-    home_goals: int = param(ge=0, le=99, description="the home side's final score")
-    away_goals: int = param(ge=0, le=99, description="the away side's final score")
+    home_goals: int = param(ge=0, le=999, description="the home side's final score (goals, points)")
+    away_goals: int = param(ge=0, le=999, description="the away side's final score")
 
 
 @attrs.frozen(kw_only=True)
