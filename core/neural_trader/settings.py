@@ -116,6 +116,71 @@ class Settings:
         metadata={"description": "seconds a stopping server (SIGTERM, Ctrl-C) lets running requests "
                                  "finish before it cancels them"},
     )
+    # -- identities, tokens, rate limits, observability (docs/security.md, docs/observability.md) ---
+    jwt_secret: str | None = attrs.field(
+        default=None, repr=lambda v: _mask(v),
+        metadata={"description": "HS256 key(s) for JWT bearer tokens, comma-separated: the first signs "
+                                 "(`neural-trader tokens issue`), every one verifies; unset: no HS256",
+                  "secret": True},
+    )
+    jwt_public_keys: Path | None = attrs.field(
+        default=None, converter=lambda v: None if v in (None, "") else Path(v),
+        metadata={"description": "a JWKS (JSON) or PEM file of RS256/ES256 public keys for JWT bearer "
+                                 "tokens; re-read when it changes, so rotating a key takes effect at once"},
+    )
+    jwt_algorithms: tuple[str, ...] = attrs.field(
+        default=("HS256", "RS256", "ES256"), converter=_split_list,
+        metadata={"description": "JWT algorithms accepted (an allow-list: none is never accepted)"},
+    )
+    jwt_issuer: str = attrs.field(default="neural-trader",
+                                  metadata={"description": "the iss every JWT must carry"})
+    jwt_audience: str = attrs.field(default="neural-trader",
+                                    metadata={"description": "the aud every JWT must carry (this resource)"})
+    jwt_leeway: float = attrs.field(
+        default=30.0, converter=float, validator=[attrs.validators.ge(0), attrs.validators.le(300)],
+        metadata={"description": "seconds of clock skew allowed on exp, nbf and iat"},
+    )
+    jwt_max_ttl: float = attrs.field(
+        default=86_400.0, converter=float, validator=attrs.validators.gt(0),
+        metadata={"description": "longest JWT lifetime (exp - iat) accepted, in seconds"},
+    )
+    auth_cache_ttl: float = attrs.field(
+        default=1.0, converter=float, validator=[attrs.validators.ge(0), attrs.validators.le(60)],
+        metadata={"description": "seconds a replica may trust a cached key, identity or token revocation "
+                                 "list; bounds how long a revocation made elsewhere takes to reach it"},
+    )
+    rate_limit_read: str = attrs.field(
+        default="600/60",
+        metadata={"description": "calls per identity to read operations: 'N/SECONDS' (0 turns it off)"},
+    )
+    rate_limit_trade: str = attrs.field(
+        default="60/60",
+        metadata={"description": "calls per identity to operations that act (not read-only, or scope "
+                                 "trade/admin): 'N/SECONDS' (0 turns it off)"},
+    )
+    rate_limit_admin: str = attrs.field(
+        default="0",
+        metadata={"description": "calls per identity with the admin scope, any operation: 'N/SECONDS' "
+                                 "(default 0: operators are not limited)"},
+    )
+    metrics_public: bool = attrs.field(
+        default=False, converter=_to_bool,
+        metadata={"description": "serve /metrics without a key (else it needs the admin scope)"},
+    )
+    log_format: str = attrs.field(
+        default="text", validator=attrs.validators.in_(("text", "json")),
+        metadata={"description": "server logs: text, or json (one object a line, with request ids)"},
+    )
+    tracing: str = attrs.field(
+        default="none", validator=attrs.validators.in_(("none", "console", "otlp")),
+        metadata={"description": "OpenTelemetry span exporter of the servers: none, console, or otlp "
+                                 "(needs opentelemetry-exporter-otlp and OTEL_EXPORTER_OTLP_ENDPOINT)"},
+    )
+    resource_url: str | None = attrs.field(
+        default=None,
+        metadata={"description": "this server's public URL (OAuth protected-resource metadata); "
+                                 "derived from the request when unset"},
+    )
     # -- cost bounds: checked before any work (neural_trader.bounds); raise them on purpose ---------
     max_bars: int = attrs.field(
         default=2_000_000, converter=int, validator=attrs.validators.ge(1),
@@ -172,6 +237,8 @@ class Settings:
             value = getattr(self, field.name)
             if field.metadata.get("url"):
                 value = _mask_url(value)
+            elif field.metadata.get("secret"):
+                value = "***" if value else value
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):

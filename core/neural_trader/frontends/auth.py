@@ -5,6 +5,7 @@ Both network frontends use exactly these two functions, so the rules cannot drif
 * :func:`make_authenticator` turns an ``Authorization`` header into an :class:`Identity` (API keys
   from :class:`neural_trader.services.keys.KeyStore`, compared in constant time), or raises
   :class:`NtUnauthorized`. With auth disabled (``--no-auth``) every caller gets the configured scopes.
+* :func:`query_token_problem` refuses tokens in query strings (they leak into logs).
 * :func:`host_origin_problem` enforces the ``Host``/``Origin`` allow-lists (DNS-rebinding protection).
 """
 
@@ -29,7 +30,11 @@ Authenticator = Callable[[str | None], Identity]
 def make_authenticator(
     host: Host, *, required: bool | None = None, anonymous_scopes: frozenset[Scope] = frozenset({Scope.READ})
 ) -> Authenticator:
-    """An authenticator for ``Authorization`` header values.
+    """An authenticator for ``Authorization`` header values: an API key (``ntk_...``) or, when the
+    server has a JWT key configured, a JWT (:mod:`neural_trader.services.tokens`).
+
+    A key named after a registered identity gets the scopes both allow, and a disabled identity is
+    refused (:meth:`neural_trader.services.identity.IdentityStore.apply`).
 
     :param required: whether a key is needed; defaults to ``host.settings.auth``.
     :param anonymous_scopes: what callers get when no key is required.
@@ -39,18 +44,79 @@ def make_authenticator(
     if not required:
         anonymous = Identity(name="anonymous", scopes=anonymous_scopes)
         return lambda _header: anonymous
-    keys = host.services.keys
 
     def authenticate(header: str | None) -> Identity:
+        from neural_trader.services.identity import identities_of
+        from neural_trader.services.tokens import looks_like_jwt, tokens_of
+
         if not header:
             raise NtUnauthorized("an API key is required: send 'Authorization: Bearer <key>' "
                                  "(create one with `neural-trader keys create`)")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise NtUnauthorized("the Authorization header must be 'Bearer <key>'")
-        return keys.authenticate(token.strip())
+        if looks_like_jwt(token):
+            return tokens_of(host).verify(token)
+        return identities_of(host).apply(host.services.keys.authenticate(token))
 
     return authenticate
+
+
+#: Query parameters that would carry a bearer token (RFC 6750 section 2.3), refused outright.
+QUERY_TOKEN_NAMES = frozenset({"access_token", "id_token", "bearer"})
+
+
+def query_token_problem(query_string: bytes | str) -> str | None:
+    """Why a request must be refused because its query string carries a token, or ``None``.
+
+    Tokens in URLs end up in access logs, proxies and browser histories, so they are never accepted
+    there, not even alongside a good ``Authorization`` header.
+    """
+    from urllib.parse import parse_qsl
+
+    text = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    if "token" not in text.lower() and "bearer" not in text.lower():
+        return None
+    names = {name.lower() for name, _ in parse_qsl(text, keep_blank_values=True)}
+    found = sorted(names & QUERY_TOKEN_NAMES)
+    if found:
+        return (f"tokens are never accepted in the query string ({found[0]}); send them in the "
+                "'Authorization: Bearer <token>' header")
+    return None
+
+
+#: Where OAuth 2.0 protected-resource metadata (RFC 9728) is served.
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
+
+
+def protected_resource_metadata(settings: Settings, base_url: str, resource_path: str = "") -> dict[str, object]:
+    """RFC 9728 metadata: this resource's identifier (the audience its tokens must name), the
+    authorization server(s) that issue them, how to send them (the header only), and the scopes."""
+    resource = (settings.resource_url or base_url).rstrip("/") + resource_path
+    out: dict[str, object] = {
+        "resource": resource,
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": [s.value for s in Scope],
+        "resource_name": "Neural Trader",
+        "resource_documentation": "https://neural-trader.readthedocs.io/security/",
+    }
+    if settings.jwt_issuer.startswith(("https://", "http://")):
+        out["authorization_servers"] = [settings.jwt_issuer]
+    algorithms = [a for a in settings.jwt_algorithms if a.lower() != "none"]
+    if algorithms:
+        out["resource_signing_alg_values_supported"] = algorithms
+    return out
+
+
+def www_authenticate(base_url: str | None, resource_path: str = "", error: str | None = None) -> str:
+    """The ``WWW-Authenticate`` challenge of a 401, pointing at the metadata (RFC 9728 section 5.1)."""
+    parts = ['Bearer realm="neural-trader"']
+    if error:
+        parts.append(f'error="{error}"')
+    if base_url:
+        parts.append(f'resource_metadata="{base_url.rstrip("/")}{PROTECTED_RESOURCE_PATH}{resource_path}"')
+    return ", ".join(parts)
 
 
 #: ``host[:port]`` as RFC 9110 allows it in a Host header: a bracketed IPv6 literal, or a name/IPv4

@@ -48,9 +48,21 @@ from neural_trader.errors import (
     NtUserError,
     NtValidationError,
 )
-from neural_trader.frontends.auth import Authenticator, host_origin_problem, make_authenticator
+from neural_trader.frontends.auth import (
+    PROTECTED_RESOURCE_PATH,
+    Authenticator,
+    host_origin_problem,
+    make_authenticator,
+    protected_resource_metadata,
+    query_token_problem,
+)
+from neural_trader.frontends.calls import admit, observed
+from neural_trader.health import service_checks
+from neural_trader.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from neural_trader.metrics import metrics_of
 from neural_trader.ops import Scope, describe_json_types, error_payload
 from neural_trader.serde import clip, loads_json
+from neural_trader.services.identity import bound_caller
 from neural_trader.services.jobs import JobManager
 
 if TYPE_CHECKING:
@@ -706,14 +718,6 @@ def _check_database(host: Host) -> str:
     return str(getattr(storage, "backend", "database"))
 
 
-def _check_scope(op: Operation, identity: Identity) -> None:
-    if not identity.allows(op.scope):
-        raise NtForbidden(
-            f"operation {op.name!r} needs scope '{op.scope.value}'; "
-            f"the caller has {sorted(s.value for s in identity.scopes) or 'none'}"
-        )
-
-
 async def _call_until_disconnect(op: Operation, raw: Any, ctx: Any, receive: Callable[[], Any]) -> Any:
     """``op.call``, cancelled as soon as the client goes away.
 
@@ -851,17 +855,37 @@ class _RestApi:
             route = self.routes.get(path)
             if route is None:
                 if path.startswith(JOBS_PREFIX) and "/" not in path[len(JOBS_PREFIX):]:
-                    return await self._job(path[len(JOBS_PREFIX):], method, authorization, request_id)
+                    return await self._job(path[len(JOBS_PREFIX):], method, authorization, request_id,
+                                           scope["query_string"])
                 raise NtNotFound(f"no route {method} {path}; the operations are listed at /docs and /openapi.json")
             query_string: bytes = scope["query_string"]
             op = route.op
-            run_async = False
             if method not in ("POST", "GET") or (method == "GET" and route.query is None):
                 raise _MethodNotAllowed(f"{path} answers {route.allow}, not {method}", allow=route.allow)
-            identity = self.authenticate(authorization)
-            # The scope is checked before the body or the query is even read: a caller without it
-            # learns nothing about the parameters and costs us no parsing.
-            _check_scope(op, identity)
+        except Exception as exc:
+            return _error_response(exc, request_id)
+        with observed(self.host, op.name, "rest", request_id) as outcome:
+            try:
+                response = await self._call(op, route, request, method, query_string, authorization,
+                                            content_length, prefer, request_id)
+            except Exception as exc:
+                response = _error_response(exc, request_id)
+            outcome.status = response.status_code
+        return response
+
+    async def _call(self, op: Operation, route: _Route, request: Request, method: str, query_string: bytes,
+                    authorization: str | None, content_length: str | None, prefer: str | None,
+                    request_id: str) -> Response:
+        """One operation call: who, may they (scope, rate limit), then the body, then the call."""
+        problem = query_token_problem(query_string) if query_string else None
+        if problem is not None:
+            raise NtUnauthorized(problem)
+        identity = self.authenticate(authorization)
+        # The scope and the rate limit are checked before the body or the query is even read: a caller
+        # without the scope learns nothing about the parameters and costs us no parsing.
+        await admit(self.host, op, identity)
+        with bound_caller(identity):
+            run_async = False
             if method == "POST":
                 if query_string:
                     run_async = self._post_query(query_string)
@@ -880,8 +904,6 @@ class _RestApi:
             ctx = self.host.context(identity=identity, frontend="rest", request_id=request_id)
             result = await _call_until_disconnect(op, raw, ctx, request.receive)
             return Response(_dumps(result), 200, {"X-Request-ID": request_id}, "application/json")
-        except Exception as exc:
-            return _error_response(exc, request_id)
 
     @staticmethod
     def _post_query(query_string: bytes) -> bool:
@@ -895,7 +917,10 @@ class _RestApi:
             run_async = _BOOLS[value.lower()]
         return run_async
 
-    async def _job(self, job_id: str, method: str, authorization: str | None, request_id: str) -> Response:
+    async def _job(self, job_id: str, method: str, authorization: str | None, request_id: str,
+                   query_string: bytes = b"") -> Response:
+        if (problem := query_token_problem(query_string) if query_string else None) is not None:
+            raise NtUnauthorized(problem)
         if method not in ("GET", "DELETE"):
             raise _MethodNotAllowed(f"jobs answer GET and DELETE, not {method}", allow="GET, DELETE")
         identity: Identity = self.authenticate(authorization)
@@ -956,10 +981,35 @@ class _RestApi:
             reason = f"the database is not reachable: {type(exc).__name__}: {(message or [''])[0][:300]}"
         else:
             checks = {"database": {"ok": True, "detail": f"{backend} answered"}}
-            return _json(200, {"status": "ready", "checks": checks}, {"X-Request-ID": request_id})
+            try:
+                with anyio.fail_after(self.ready_timeout):
+                    checks.update(await anyio.to_thread.run_sync(service_checks, self.host, abandon_on_cancel=True))
+            except TimeoutError:
+                checks["cache"] = {"ok": False, "detail": f"no answer within {self.ready_timeout:g} s"}
+            status = "ready" if all(c["ok"] for c in checks.values()) else "degraded"
+            return _json(200, {"status": status, "checks": checks}, {"X-Request-ID": request_id})
         log.warning("not ready (request %s): %s", request_id, reason)
         error = NtUnavailable(f"not ready: {reason}", details={"database": {"ok": False, "detail": reason}})
         return _error_response(error, request_id)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text; needs the admin scope unless ``metrics_public`` (docs/observability.md)."""
+        async def build() -> Response:
+            if not self.settings.metrics_public:
+                if (problem := query_token_problem(request.url.query)) is not None:
+                    raise NtUnauthorized(problem)
+                identity = self.authenticate(request.headers.get("authorization"))
+                if not identity.allows(Scope.ADMIN):
+                    raise NtForbidden("/metrics needs the admin scope (or set metrics_public = true)")
+            body = await anyio.to_thread.run_sync(metrics_of(self.host).render)
+            return Response(body, 200, media_type=METRICS_CONTENT_TYPE)
+        return await self._public(request, build)
+
+    async def protected_resource(self, request: Request) -> Response:
+        """OAuth 2.0 protected-resource metadata (RFC 9728) for bearer-token clients."""
+        async def build() -> Response:
+            return _json(200, protected_resource_metadata(self.settings, str(request.base_url).rstrip("/")), {})
+        return await self._public(request, build)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         """Starlette's own errors (no route matched; wrong method on a fixed route) in our format."""
@@ -1016,6 +1066,8 @@ def build_app(
         Route("/v1/{path:path}", api.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
+        Route("/metrics", api.metrics, methods=["GET"]),
+        Route(PROTECTED_RESOURCE_PATH, api.protected_resource, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
         Route("/docs", api.docs, methods=["GET"]),
     ]

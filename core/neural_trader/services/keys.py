@@ -11,7 +11,7 @@ second secret to deploy to every replica. Hashes are compared with :func:`hmac.c
 stored with their algorithm (``sha256$<hex>``) so a later change can coexist with old keys.
 
 Most requests need no database round trip: key rows are kept in a small in-process TTL cache
-(``cache_ttl``, 5 s by default), and the presented secret is still hashed and compared on every
+(``cache_ttl``, 1 s by default), and the presented secret is still hashed and compared on every
 request. :meth:`KeyStore.revoke` evicts the key at once in this process; other processes (replicas)
 stop accepting a revoked key within ``cache_ttl``. ``last_used_at`` is written at most once per
 ``touch_interval`` per key, so busy keys do not turn reads into writes.
@@ -105,7 +105,7 @@ class KeyStore:
     :param clock: the monotonic clock both intervals are measured with (tests pass a fake one).
     """
 
-    def __init__(self, storage: Storage, *, cache_ttl: float = 5.0, cache_size: int = 4096,
+    def __init__(self, storage: Storage, *, cache_ttl: float = 1.0, cache_size: int = 4096,
                  touch_interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.storage = storage
         self._lock = threading.Lock()
