@@ -49,6 +49,7 @@ from neural_trader.domain.orders import (
     TradingState,
 )
 from neural_trader.errors import NtConflict, NtError, NtNotFound, NtUnavailable, NtUserError
+from neural_trader.services.identity import may_see_owner, owner_clause
 from neural_trader.services.risk_gate import (
     RejectCode,
     RiskContext,
@@ -252,7 +253,8 @@ class OrderManager:
     def get(self, client_order_id: str) -> Order:
         with self.storage.session() as session:
             row = session.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
-        if row is None or row.account != self.account:
+        # Object-level check: another identity's order reads exactly like one that does not exist.
+        if row is None or row.account != self.account or not may_see_owner(row.owner):
             raise NtNotFound(f"no order {client_order_id!r} in account {self.account!r}; orders.list shows them")
         return _order_of(row)
 
@@ -263,8 +265,16 @@ class OrderManager:
 
     def list_orders(self, *, status: Iterable[OrderStatus] | None = None, symbol: str | None = None,
              open_only: bool = False, limit: int = 1000) -> list[Order]:
-        """Orders of the account, oldest first."""
+        """Orders of the account the caller may see (:func:`may_see_owner`), oldest first."""
+        return self._orders(status=status, symbol=symbol, open_only=open_only, limit=limit, visible_only=True)
+
+    def _orders(self, *, status: Iterable[OrderStatus] | None = None, symbol: str | None = None,
+                open_only: bool = False, limit: int = 1000, visible_only: bool = False) -> list[Order]:
+        """Orders of the account, oldest first; every caller's unless ``visible_only``."""
         query = select(OrderRow).where(OrderRow.account == self.account)
+        mine = owner_clause(OrderRow.owner) if visible_only else None
+        if mine is not None:
+            query = query.where(mine)
         if open_only:
             query = query.where(col(OrderRow.status).in_(_OPEN))
         if status is not None:
@@ -273,7 +283,7 @@ class OrderManager:
             query = query.where(OrderRow.symbol == symbol)
         with self.storage.session() as session:
             rows = session.exec(query.order_by(col(OrderRow.id)).limit(limit)).all()
-        return [_order_of(r) for r in rows]
+        return [_order_of(r) for r in rows if not visible_only or may_see_owner(r.owner)]
 
     def positions(self) -> list[Position]:
         with self.storage.session() as session:
@@ -340,6 +350,8 @@ class OrderManager:
             row = session.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
         if row is None:
             return None
+        if not may_see_owner(row.owner):
+            raise NtConflict(f"client order id {client_order_id!r} is already used; use a new client order id")
         if row.fingerprint != fingerprint:
             differ = sorted(k for k in set(row.fingerprint) | set(fingerprint)
                             if row.fingerprint.get(k) != fingerprint.get(k))
@@ -707,7 +719,7 @@ class OrderManager:
         Retrying a replace returns the order that replaced it."""
         with self.storage.session() as session:
             row = session.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
-        if row is None or row.account != self.account:
+        if row is None or row.account != self.account or not may_see_owner(row.owner):
             raise NtNotFound(f"no order {client_order_id!r} in account {self.account!r}")
         if row.replaced_by is not None:
             return self.get(row.replaced_by)
@@ -734,7 +746,7 @@ class OrderManager:
         broker by its client order id and record the answer. One the broker does not have, once it is
         stale, never arrived: it is cancelled (it was never sent twice, and is not sent now)."""
         out = []
-        for order in self.list_orders(status=[OrderStatus.UNKNOWN, OrderStatus.NEW]):
+        for order in self._orders(status=[OrderStatus.UNKNOWN, OrderStatus.NEW]):
             if order.status is OrderStatus.NEW and not self._stale(order):
                 continue  # being sent right now
             found = await self.broker.lookup(order.client_order_id)
@@ -771,7 +783,7 @@ class OrderManager:
                                              detail=f"the broker still works it; we hold it {row.status}"))
                     continue
                 found.extend(self._repair(full, actor=actor))
-            for order in self.list_orders(open_only=True):
+            for order in self._orders(open_only=True):
                 if order.client_order_id in broker_open:
                     continue
                 answer = await self.broker.lookup(order.client_order_id)

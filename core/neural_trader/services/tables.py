@@ -101,3 +101,4 @@ class ApiKeyRow(Table, table=True):
 # Imported last so their models register on ``metadata`` (they import ``Table`` from here).
 from neural_trader.services import tables_audit as _tables_audit  # noqa: E402,F401
 from neural_trader.services import tables_orders as _tables_orders  # noqa: E402,F401
+from neural_trader.services import tables_security as _tables_security  # noqa: E402,F401
