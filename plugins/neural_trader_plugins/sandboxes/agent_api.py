@@ -40,7 +40,7 @@ class AgentRunParams:
                                  description="the symbols it trades (arbitrage_scanner: a pair)")
     steps: int = param(default=5, ge=1, le=100, description="decisions to make")
     interval_s: float = param(default=0.0, ge=0, le=60, description="seconds between steps")
-    qty: D = param(default=D(1), gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins)")
+    qty: D | None = param(default=None, gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins); default 1")
     provider: str | None = param(default=None, max_len=100, description="market data provider for the prices; "
                                                                         "default the fallback chain")
 
@@ -88,7 +88,7 @@ async def agent_run(params: AgentRunParams, ctx: Context) -> AgentRunView:
     if params.steps * params.interval_s > MAX_RUN_SECONDS:
         raise NtUserError(f"steps x interval_s is {params.steps * params.interval_s:g} s, above {MAX_RUN_SECONDS:g} s; "
                           "run longer work as a swarm")
-    session = _session(params.agent.value, params.agent.value, params.params, params.symbols, params.qty,
+    session = _session(params.agent.value, params.agent.value, params.params, params.symbols, params.qty or D(1),
                        params.run_id, "$")
     run = registry_of(ctx.host).add_run(AgentRun(run_id=params.run_id, request=params, session=session))
     if run.session is not session:
@@ -155,7 +155,7 @@ class SwarmInitParams:
     agents: list[AgentSpec] = param(factory=list, max_len=20, description="agents to start with")
     rounds: int = param(default=5, ge=1, le=1000, description="rounds to play (each agent decides once a round)")
     interval_s: float = param(default=1.0, ge=0, le=3600, description="seconds between rounds")
-    qty: D = param(default=D(1), gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins)")
+    qty: D | None = param(default=None, gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins); default 1")
     max_agents: int = param(default=10, ge=1, le=20, description="agents it may hold (swarm.scale included)")
     provider: str | None = param(default=None, max_len=100, description="market data provider for the prices")
     start: bool = param(default=True, description="start playing now (in the background); false: only set it up")
@@ -219,7 +219,7 @@ async def swarm_init(params: SwarmInitParams, ctx: Context) -> SwarmView:
         raise NtUserError(f"agents: {len(params.agents)} agents, above max_agents ({params.max_agents})")
     request = attrs.evolve(params, start=False)
     swarm = Swarm(name=params.name, topology=params.topology.value, symbols=[s.upper() for s in params.symbols],
-                  rounds=params.rounds, interval_s=params.interval_s, qty=params.qty, max_agents=params.max_agents,
+                  rounds=params.rounds, interval_s=params.interval_s, qty=params.qty or D(1), max_agents=params.max_agents,
                   provider=params.provider, request=request)
     sessions = [_agent(swarm, spec, f"$.agents[{i}]") for i, spec in enumerate(params.agents)]
     registered, new = registry_of(ctx.host).add_swarm(swarm, same=lambda found: found.request == request)
