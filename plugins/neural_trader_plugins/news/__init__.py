@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation
@@ -45,10 +46,10 @@ def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
 
 @hookimpl
 def nt_register_operations(register):  # type: ignore[no-untyped-def]
-    from neural_trader_plugins.news import api, api_trends
+    from neural_trader_plugins.news import api, api_collect, api_trends
 
     register(Operation(
-        name="news.sources", summary="News sources (configured? why not) and the sentiment models.",
+        name="news.sources", summary="News sources (configured? why not; requests, quota left, last error) and the sentiment models.",
         params=api.NoParams, result=api.SourcesResult, handler=api.sources))
     register(Operation(
         name="news.fetch", summary="Articles about symbols or a query from every configured source, "
@@ -80,3 +81,30 @@ def nt_register_operations(register):  # type: ignore[no-untyped-def]
         read_only=False,
         examples=({"symbols": ["AAPL", "TSLA"], "end": "2024-05-03T00:00:00Z", "window_hours": 24,
                    "baseline_windows": 7},)))
+    register(Operation(
+        name="news.collect.start", summary="Collect news in the background: fetch, score and store the symbols' "
+                                           "news every interval, within each source's rate limits.",
+        description="Runs in this process (a server's, or with wait a CLI's until interrupted) and stops with it. "
+                    "Each source goes through the host's HTTP layer and its rate limit; a source that throttles "
+                    "is paused for the time it gave (or the interval, doubled at each throttle in a row) while the "
+                    "others go on. The same settings while they run are the same collector.",
+        params=api_collect.StartParams, result=api_collect.Started, handler=api_collect.start, read_only=False,
+        open_world=True,
+        examples=({"symbols": ["AAPL"], "sources": ["rss"], "max_runs": 1, "wait": True},
+                  {"symbols": ["AAPL", "TSLA"], "interval_seconds": 900})))
+    register(Operation(
+        name="news.collect.status", summary="News collectors: runs, articles fetched and stored, the last error, "
+                                            "the next run, and each source's throttling.",
+        params=api_collect.StatusParams, result=api_collect.CollectorList, handler=api_collect.status))
+    register(Operation(
+        name="news.collect.stop", summary="Stop a news collector (or all): the run in progress is abandoned, what "
+                                          "it stored stays.",
+        params=api_collect.StopParams, result=api_collect.CollectorList, handler=api_collect.stop, read_only=False,
+        examples=({"all": True},)))
+
+
+@hookimpl
+def nt_shutdown(host: Any) -> None:
+    from neural_trader_plugins.news.collector import Collectors
+
+    Collectors.forget(host)

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from neural_trader.domain.market import SYMBOL_HINT, SYMBOL_PATTERN
-from neural_trader.errors import NtError, NtUserError
+from neural_trader.errors import NtUserError
 from neural_trader.ops import Context, NoParams
 from neural_trader.schema import param
 
@@ -31,6 +31,25 @@ def _model(ctx: Context, name: str) -> Any:
 
 # -- news.sources ---------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
+class Quota:
+    """The source's own count of our requests, from its last answer's headers."""
+
+    limit: int | None = param(description="requests allowed per the source's period")
+    remaining: int | None = param(description="requests left in the period when it last answered")
+    resets_at: dt.datetime | None = param(description="when its count starts again")
+    seen_at: dt.datetime = param(description="when it said so")
+
+
+@attrs.frozen(kw_only=True)
+class RateBucket:
+    """The host's token bucket for the source (this process; shared through Redis when configured)."""
+
+    limit: int = param(description="requests per period")
+    per_seconds: float
+    remaining: int = param(description="requests that may go now without waiting")
+
+
+@attrs.frozen(kw_only=True)
 class SourceInfo:
     name: str
     summary: str
@@ -38,6 +57,13 @@ class SourceInfo:
     network: bool = param(description="reaches the internet")
     configured: bool = param(description="usable now (keys present)")
     reason: str | None = param(description="why not, or what to do next")
+    requests: int = param(default=0, description="HTTP requests this process sent it")
+    last_success_at: dt.datetime | None = param(default=None, description="its last answer with news")
+    last_error_at: dt.datetime | None = None
+    last_error: str | None = param(default=None, description="its last error, in this process")
+    quota: Quota | None = param(default=None, description="what the source says is left (Finnhub and Alpaca "
+                                                          "say it in every answer; NewsAPI and Alpha Vantage do not)")
+    rate_limit: RateBucket | None = param(default=None, description="the host's limit on requests to it")
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +71,8 @@ class ModelInfo:
     name: str
     summary: str
     plugin: str
+    configured: bool = param(default=True, description="usable now")
+    reason: str | None = param(default=None, description="why not, or what to set")
 
 
 @attrs.frozen(kw_only=True)
@@ -53,18 +81,39 @@ class SourcesResult:
     models: list[ModelInfo] = param(description="sentiment models news.fetch and news.analyze can score with")
 
 
+def _source_info(ctx: Context, sc: Any, registry: Any, source: Any) -> SourceInfo:
+    from neural_trader_plugins.news.health import health_of
+
+    configured, reason = source.status(sc)
+    record = health_of(ctx.host).get(source.name)
+    http = ctx.host.services.http.status(source.name) if source.network else None
+    bucket = None
+    if http is not None and http.rate_limit is not None:
+        bucket = RateBucket(limit=http.rate_limit.limit, per_seconds=http.rate_limit.per,
+                            remaining=http.rate_limit.remaining)
+    q = record.quota
+    return SourceInfo(name=source.name, summary=source.summary, plugin=registry.owner(source.name),
+                      network=source.network, configured=configured, reason=reason,
+                      requests=http.requests if http is not None else 0, last_success_at=record.last_success_at,
+                      last_error_at=record.last_error_at, last_error=record.last_error, rate_limit=bucket,
+                      quota=None if q is None else Quota(limit=q.limit, remaining=q.remaining, resets_at=q.resets_at,
+                                                         seen_at=q.seen_at))
+
+
+def _model_info(models: Any, model: Any) -> ModelInfo:
+    status = getattr(model, "status", None)
+    configured, reason = status() if callable(status) else (True, None)
+    return ModelInfo(name=model.name, summary=model.summary, plugin=models.owner(model.name), configured=configured,
+                     reason=reason)
+
+
 def sources(params: NoParams, ctx: Context) -> SourcesResult:
     from neural_trader_plugins.news.sources import SourceContext
 
     sc = SourceContext(ctx.host)
     registry, models = _sources(ctx), ctx.host.registry("sentiment_models")
-    out = []
-    for s in registry:
-        configured, reason = s.status(sc)
-        out.append(SourceInfo(name=s.name, summary=s.summary, plugin=registry.owner(s.name), network=s.network,
-                              configured=configured, reason=reason))
-    return SourcesResult(sources=out, models=[ModelInfo(name=m.name, summary=m.summary, plugin=models.owner(m.name))
-                                              for m in models])
+    return SourcesResult(sources=[_source_info(ctx, sc, registry, s) for s in registry],
+                         models=[_model_info(models, m) for m in models])
 
 
 # -- news.fetch -----------------------------------------------------------------------------------------
@@ -124,46 +173,22 @@ class FetchResult:
                                                      "and symbols, the current score)")
 
 
-def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
-    last = end or dt.datetime.now(dt.UTC)
-    first = start or last - dt.timedelta(days=7)
-    if first > last:
-        raise NtUserError(f"start {first.isoformat()} is after end {last.isoformat()}; swap them")
-    return first, last
-
-
 async def _fetch(params: FetchParams, ctx: Context, symbols: tuple[str, ...]) -> tuple[list[Any], int, list[SourceError],
                                                                                       list[str]]:
-    from neural_trader_plugins.news.articles import deduplicate
+    from neural_trader_plugins.news.gathering import choose_sources, gather, window
     from neural_trader_plugins.news.sources import NewsQuery, SourceContext
 
     if not symbols and not params.query:
         raise NtUserError("name symbols or a query to fetch news about")
-    registry = _sources(ctx)
     sc = SourceContext(ctx.host)
-    if params.sources is not None:
-        unknown = [n for n in params.sources if n not in registry]
-        if unknown:
-            raise NtUserError(f"sources names {', '.join(unknown)}, not among {', '.join(registry.names())}")
-        chosen = [registry.get(n) for n in dict.fromkeys(params.sources)]
-    else:
-        chosen = [s for s in registry if s.status(sc)[0]]
-    start, end = _window(params.start, params.end)
-    query = NewsQuery(symbols=symbols, query=params.query, start=start, end=end, limit=params.limit)
-    found, failed, notes = [], [], []
-    for source in chosen:
-        configured, reason = source.status(sc)
-        if reason and configured:
-            notes.append(f"{source.name}: {reason}")
-        try:
-            found.extend((await source.fetch(sc, query)).articles)
-        except NtError as exc:
-            failed.append(SourceError(source=source.name, error=exc.type, message=exc.message))
+    chosen = choose_sources(ctx.host, sc, params.sources)
+    start, end = window(params.start, params.end)
+    got = await gather(sc, chosen, NewsQuery(symbols=symbols, query=params.query, start=start, end=end,
+                                             limit=params.limit))
+    failed = [SourceError(source=name, error=exc.type, message=exc.message) for name, exc in got.failures]
     if chosen and len(failed) == len(chosen) and params.sources is not None and len(chosen) == 1:
         raise NtUserError(f"news source {failed[0].source}: {failed[0].message}")
-    unique = deduplicate(found)
-    unique.sort(key=lambda a: a.published_at, reverse=True)
-    return unique, len(found) - len(unique), failed, notes
+    return got.articles, got.duplicates, failed, got.notes
 
 
 def _view(article: Any, score: Any) -> ArticleView:
@@ -177,21 +202,21 @@ def _symbols(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.strip().upper() for s in items if s.strip()))
 
 
-async def store_scored(ctx: Context, model_name: str, scored: list[tuple[Any, Any]]) -> Any:
+async def store_scored(host: Any, model_name: str, scored: list[tuple[Any, Any]]) -> Any:
     """Upsert scored articles into the host's database (in a worker thread: storage blocks)."""
     import anyio.to_thread
 
     from neural_trader_plugins.news import store
 
     items = [store.Scored(article=a, score=s.compound, label=s.label.value, model=model_name) for a, s in scored]
-    return await anyio.to_thread.run_sync(store.save, ctx.host.services.storage, items)
+    return await anyio.to_thread.run_sync(store.save, host.services.storage, items)
 
 
 async def fetch(params: FetchParams, ctx: Context) -> FetchResult:
     model = _model(ctx, params.model)
     articles, dupes, failed, notes = await _fetch(params, ctx, _symbols(params.symbols))
     scored = [(a, model.score_article(a)) for a in articles]
-    saved = await store_scored(ctx, params.model, scored) if params.store and scored else None
+    saved = await store_scored(ctx.host, params.model, scored) if params.store and scored else None
     return FetchResult(articles=[_view(a, s) for a, s in scored], duplicates=dupes, failed=failed, notes=notes,
                        stored_new=saved.new if saved else 0, stored_known=saved.known if saved else 0)
 
@@ -243,7 +268,9 @@ async def analyze(params: AnalyzeParams, ctx: Context) -> AnalyzeResult:
 
     model = _model(ctx, params.model)
     symbol = params.symbol.strip().upper()
-    start, end = _window(params.start, params.end)
+    from neural_trader_plugins.news.gathering import window
+
+    start, end = window(params.start, params.end)
     fetched = FetchParams(symbols=[symbol], sources=params.sources, start=start, end=end, limit=params.limit,
                           model=params.model)
     articles, _dupes, failed, notes = await _fetch(fetched, ctx, (symbol,))

@@ -112,7 +112,7 @@ async def trends(params: TrendsParams, ctx: Context) -> TrendsResult:
                               model=params.model)
         articles, _dupes, failed, notes = await _fetch(fetched, ctx, tuple(symbols))
         if articles:
-            await store_scored(ctx, params.model, [(a, model.score_article(a)) for a in articles])
+            await store_scored(ctx.host, params.model, [(a, model.score_article(a)) for a in articles])
     items = await anyio.to_thread.run_sync(lambda: store.load(ctx.host.services.storage, symbols=symbols,
                                                               start=first, end=end))
     if not symbols:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from neural_trader.errors import NtUserError
+from neural_trader.services.ratelimit import RateLimit
 from neural_trader_plugins.news import alpaca, alphavantage, finnhub, newsapi, rss
 from neural_trader_plugins.news.common import NewsPage, NewsRequest
 
@@ -38,12 +39,25 @@ class NewsQuery:
     limit: int = 50
 
 
-class SourceContext:
-    """What a source needs from the host: its settings, its environment and the HTTP layer."""
+#: Each network source's published free-plan quota, as the host's token bucket for it (the operator's
+#: ``NT_<PROVIDER>_RATE_*`` settings override them; the market adapters of the same provider share it).
+DEFAULT_RATES: Mapping[str, RateLimit] = {
+    "newsapi": RateLimit(limit=100, per=86_400.0, burst=10),  # Developer plan: 100 requests a day
+    "finnhub": RateLimit.per_minute(60),
+    "alphavantage": RateLimit(limit=5, per=60.0, burst=2),  # as the market adapter
+    "alpaca": RateLimit.per_minute(200),
+}
 
-    def __init__(self, host: Any, environ: Mapping[str, str] | None = None) -> None:
+
+class SourceContext:
+    """What a source needs from the host: its settings, its environment and the HTTP layer (which
+    rate-limits each provider and whose answers' quota headers are recorded in :mod:`.health`)."""
+
+    def __init__(self, host: Any, environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.host = host
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.now = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def setting(self, source: str, key: str, *env_names: str) -> str | None:
         """``[plugins.<source>] <key>``, ``NT_<SOURCE>_<KEY>`` or the first of ``env_names`` set."""
@@ -56,10 +70,25 @@ class SourceContext:
                 return self.environ[name]
         return None
 
+    def client(self, request: NewsRequest, classify: Any) -> Any:
+        return self.host.services.http.client(request.provider, base_url=request.base_url,
+                                              headers=request.headers_dict(), classify=classify,
+                                              rate=DEFAULT_RATES.get(request.provider))
+
     async def get(self, request: NewsRequest, classify: Any) -> Any:
-        client = self.host.services.http.client(request.provider, base_url=request.base_url,
-                                                headers=request.headers_dict(), classify=classify)
-        return await client.get_json(request.path, request.params_dict())
+        """The decoded JSON answer to ``request``; the quota headers it carried are recorded."""
+        from neural_trader.services.http import NtProviderError
+        from neural_trader_plugins.news.health import health_of, quota_from_headers
+
+        response = await self.client(request, classify).request("GET", request.path, params=request.params_dict())
+        quota = quota_from_headers(response.headers, self.now())
+        if quota is not None:
+            health_of(self.host).quota(request.provider, quota)
+        try:
+            return response.json()
+        except ValueError:
+            raise NtProviderError(f"provider {request.provider} returned malformed JSON for GET {request.path} "
+                                  f"(HTTP {response.status_code})") from None
 
 
 Fetch = Callable[[SourceContext, NewsQuery], Awaitable[NewsPage]]
