@@ -5,7 +5,17 @@ third-party pack. Switches (comma-separated plugin names):
 
 * ``NT_DISABLE_PLUGIN_AUTOLOAD=1`` — load no entry points except those named in ``NT_LOAD_PLUGINS``;
 * ``NT_LOAD_PLUGINS`` — with autoload disabled, the entry points to load;
-* ``NT_BLOCK_PLUGINS`` — entry points never to load (shown as ``blocked``).
+* ``NT_BLOCK_PLUGINS`` — entry points never to load (shown as ``blocked``);
+* ``NT_PLUGIN_ALLOWLIST=1`` — production mode: only the entry points ``NT_LOAD_PLUGINS`` names load,
+  each optionally pinned (``news==0.1.0``; ``first-party`` allows every plugin of the neural-trader
+  distribution); any other is shown ``blocked`` with the reason, and a pinned one whose installed
+  version differs is blocked too.
+
+Supply chain: every plugin's distribution and version are recorded (``neural-trader plugins
+--json``), with ``origin`` ``first-party`` (shipped in the neural-trader distribution),
+``third-party`` or ``in-process`` (registered as an object). A third-party plugin that no allow-list
+names is loaded with a warning (logged, and in its ``warnings``): nothing vouches for it, since
+entry points carry no signature.
 
 A plugin that raises on import is reported with its name and the reason and skipped. A plugin whose
 optional dependency is missing raises :class:`PluginUnavailable` and is shown as ``unavailable`` with
@@ -59,6 +69,27 @@ class PluginInfo:
     operations: list[str] = attrs.field(factory=list)
     contributions: dict[str, list[str]] = attrs.field(factory=dict)
     native_kernels: list[dict[str, Any]] = attrs.field(factory=list)
+    #: ``first-party`` (the neural-trader distribution), ``third-party``, or ``in-process``.
+    origin: str = "third-party"
+    #: The version ``NT_LOAD_PLUGINS`` pins it to (``name==version``), if any.
+    pinned: str | None = None
+    #: Why to look at this plugin twice (e.g. an unknown third-party plugin).
+    warnings: list[str] = attrs.field(factory=list)
+
+
+#: The distribution whose plugins are first-party.
+FIRST_PARTY_DISTRIBUTION = "neural-trader"
+#: In ``NT_LOAD_PLUGINS``: every first-party plugin.
+FIRST_PARTY = "first-party"
+
+
+def _allow_list(value: str | None) -> dict[str, str | None]:
+    """``"news==0.1.0, risk"`` -> ``{"news": "0.1.0", "risk": None}``."""
+    out: dict[str, str | None] = {}
+    for item in _names(value):
+        name, sep, version = item.partition("==")
+        out[name.strip()] = version.strip() if sep else None
+    return out
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -81,8 +112,10 @@ def load_entry_point_plugins(
 ) -> list[PluginInfo]:
     """Register every ``neural_trader`` entry point the switches allow; report each one."""
     env = os.environ if env is None else env
-    autoload = not _truthy(env.get("NT_DISABLE_PLUGIN_AUTOLOAD"))
-    wanted = _names(env.get("NT_LOAD_PLUGINS"))
+    allow_mode = _truthy(env.get("NT_PLUGIN_ALLOWLIST"))
+    autoload = not _truthy(env.get("NT_DISABLE_PLUGIN_AUTOLOAD")) and not allow_mode
+    pins = _allow_list(env.get("NT_LOAD_PLUGINS"))
+    wanted = set(pins) - {FIRST_PARTY}
     blocked = _names(env.get("NT_BLOCK_PLUGINS"))
     infos: list[PluginInfo] = []
     seen: set[str] = set()
@@ -97,12 +130,26 @@ def load_entry_point_plugins(
             module=ep.value,
             distribution=dist.name if dist else None,
             version=dist.version if dist else None,
+            origin=FIRST_PARTY if dist is not None and dist.name == FIRST_PARTY_DISTRIBUTION else "third-party",
+            pinned=pins.get(ep.name),
         )
+        allowed = ep.name in wanted or (FIRST_PARTY in pins and info.origin == FIRST_PARTY)
         if ep.name in blocked:
             info.status, info.reason = "blocked", "named in NT_BLOCK_PLUGINS"
-        elif not autoload and ep.name not in wanted:
+        elif allow_mode and not allowed:
+            info.status, info.reason = "blocked", "not on the allow-list (NT_PLUGIN_ALLOWLIST=1, NT_LOAD_PLUGINS)"
+        elif not autoload and not allow_mode and ep.name not in wanted:
             continue
+        elif info.pinned is not None and info.pinned != info.version:
+            info.status = "blocked"
+            info.reason = f"version {info.version or '?'} is installed; NT_LOAD_PLUGINS pins {info.pinned}"
         else:
+            if info.origin != FIRST_PARTY and not allowed:
+                info.warnings.append(
+                    f"third-party plugin from {info.distribution or '?'} {info.version or ''} is on no allow-list "
+                    "and unsigned: review it, then name it in NT_LOAD_PLUGINS (with NT_PLUGIN_ALLOWLIST=1 in "
+                    "production)".replace("  ", " "))
+                log.warning("plugin %s: %s", ep.name, info.warnings[-1])
             register_plugin(pm, info, loader=ep.load)
         infos.append(info)
     missing = wanted - seen
@@ -138,7 +185,7 @@ def register_objects(pm: pluggy.PluginManager, plugins: Iterable[Any]) -> list[P
         name = plugin.__name__ if isinstance(plugin, types.ModuleType) else getattr(
             plugin, "name", type(plugin).__name__)
         short = name.rsplit(".", 1)[-1]
-        info = PluginInfo(name=short, status="loaded", module=name)
+        info = PluginInfo(name=short, status="loaded", module=name, origin="in-process")
         register_plugin(pm, info, loader=lambda p=plugin: p)
         infos.append(info)
     return infos

@@ -294,4 +294,7 @@ def db_current(ctx: click.Context, as_json: bool) -> None:
         render.print_records(rows, title="Schema")
 
 
-COMMANDS = [plugins_command, ops_command, serve_group, keys_group, config_group, db_group]
+from neural_trader_cli import security_commands  # noqa: E402
+
+COMMANDS = [plugins_command, ops_command, serve_group, keys_group, config_group, db_group,
+            *security_commands.COMMANDS]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from neural_trader.host import Host
     from neural_trader.ops import Operation
 
-HOST_COMMANDS = ("config", "db", "keys", "ops", "plugins", "serve")
+HOST_COMMANDS = ("config", "db", "identities", "keys", "ops", "plugins", "serve", "tokens")
 
 
 class HostHolder:
