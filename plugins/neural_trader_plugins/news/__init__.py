@@ -104,6 +104,22 @@ def nt_register_operations(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
+def nt_register_strategies(register: Callable[[Any], None]) -> None:
+    from neural_trader_plugins.news.strategy import NewsSentiment
+
+    register(NewsSentiment())  # one per host: nt_startup binds it to its host
+
+
+@hookimpl
+def nt_startup(host: Any) -> None:
+    from neural_trader_plugins.news.strategy import NewsSentiment
+
+    strategies = host.registry("strategies")
+    if "news_sentiment" in strategies and isinstance(strategies.get("news_sentiment"), NewsSentiment):
+        strategies.get("news_sentiment").bind(host)
+
+
+@hookimpl
 def nt_shutdown(host: Any) -> None:
     from neural_trader_plugins.news.collector import Collectors
 

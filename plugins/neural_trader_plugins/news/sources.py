@@ -23,6 +23,7 @@ import attrs
 from neural_trader.errors import NtUserError
 from neural_trader.services.ratelimit import RateLimit
 from neural_trader_plugins.news import alpaca, alphavantage, finnhub, newsapi, rss
+from neural_trader_plugins.news.articles import Article
 from neural_trader_plugins.news.common import NewsPage, NewsRequest
 
 __all__ = ["BUILTIN", "NewsQuery", "NewsSource", "SourceContext"]
@@ -139,20 +140,26 @@ def _feed_symbol(path: Path) -> str | None:
     return name if re.match(SYMBOL_PATTERN, name) and name != "NEWS" else None
 
 
-async def _rss_fetch(ctx: SourceContext, q: NewsQuery) -> NewsPage:
-    """Every ``.xml``/``.rss``/``.atom`` file of the folder: a symbol's own feed (named for it) tags its
+def read_folder(folder: Path) -> list[Article]:
+    """Every ``.xml``/``.rss``/``.atom`` file of ``folder``: a symbol's own feed (named for it) tags its
     items with the symbol; any feed's items also carry the cashtags of their titles (``$TSLA``)."""
+    articles: list[Article] = []
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in (".xml", ".rss", ".atom") and path.is_file():
+                own = _feed_symbol(path)
+                articles.extend(rss.read_feed(path, symbols=(own,) if own else ()).articles)
+    return articles
+
+
+async def _rss_fetch(ctx: SourceContext, q: NewsQuery) -> NewsPage:
+    """The feed files' items about the query's symbols or words (:func:`read_folder`)."""
     import anyio.to_thread
 
     folder = rss_folder(ctx)
 
     def read() -> NewsPage:
-        articles = []
-        if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                if path.suffix.lower() in (".xml", ".rss", ".atom") and path.is_file():
-                    own = _feed_symbol(path)
-                    articles.extend(rss.read_feed(path, symbols=(own,) if own else ()).articles)
+        articles = read_folder(folder)
         wanted = set(q.symbols)
         text = (q.query or "").lower()
         keep = [a for a in articles if q.start <= a.published_at <= q.end
