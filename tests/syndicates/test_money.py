@@ -6,7 +6,7 @@ from decimal import Decimal as D
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neural_trader_plugins.syndicates.money import cents, check_cents, largest_remainder, units_down, units_up
@@ -26,6 +26,7 @@ def test_ties_go_by_key_so_the_split_is_deterministic() -> None:
         "alice": D("33.34"), "bob": D("33.33"), "carol": D("33.33")}
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=10**9),
        st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.integers(min_value=0, max_value=10**6),
                        min_size=1, max_size=12).filter(lambda w: sum(w.values()) > 0))
