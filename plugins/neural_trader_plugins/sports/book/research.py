@@ -220,6 +220,10 @@ def value_bets(params: ValueBetsParams, ctx: Context) -> ValueBetsResult:
             if len(m.probabilities) != len(m.odds):
                 raise NtUserError(f"markets[{i}].probabilities has {len(m.probabilities)} values for "
                                   f"{len(m.odds)} odds", details={"field": f"markets[{i}].probabilities"})
+            bad = [j for j, o in enumerate(m.odds) if not o > 1.0]
+            if bad:
+                raise NtUserError(f"markets[{i}].odds[{bad[0]}] must be decimal odds > 1 (stake included), got "
+                                  f"{m.odds[bad[0]]}", details={"field": f"markets[{i}].odds[{bad[0]}]"})
             if not all(0.0 < p < 1.0 for p in m.probabilities):
                 raise NtUserError(f"markets[{i}].probabilities must each be in (0, 1), got {m.probabilities}",
                                   details={"field": f"markets[{i}].probabilities"})
