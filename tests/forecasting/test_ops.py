@@ -5,6 +5,8 @@ a clear error."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -79,22 +81,87 @@ def test_bad_input_is_clear(host: Host) -> None:
     with pytest.raises(NtUserError, match="hidden_size"):
         host.call("neural.train", {**TRAIN, "hyperparameters": {"hidden_size": -3}})
     with pytest.raises(NtNotFound, match=r"neural\.train trains one"):
-        host.call("neural.forecast", {"symbol": "ORCL"})
+        host.call("neural.forecast", {"model_id": "abcdef12"})
     with pytest.raises(NtUserError, match="model_id or symbol"):
         host.call("neural.forecast", {})
+    with pytest.raises(NtNotFound, match="no model 'abcdef12' to delete"):
+        host.call("neural.delete", {"model_id": "abcdef12"})
+    assert host.call("neural.delete", {"model_id": "abcdef12", "missing_ok": True})["deleted"] is False
+    with pytest.raises(NtUserError, match="pretrained model needs a symbol"):
+        host.call("neural.forecast", {"model_id": "pretrained"})
 
 
-def test_a_corrupt_model_is_a_clear_error(host: Host) -> None:
+def _corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_files_and_unknown_architectures_are_clear_errors_and_export_repairs(host: Host) -> None:
     from neural_trader_plugins.forecasting.tables import ForecastModelRow
 
     model_id = host.call("neural.train", {**TRAIN, "epochs": 1})["model_id"]
+    at = {"model_id": model_id, "end": "2013-12-31T00:00:00Z"}
+    good = host.call("neural.forecast", at)
+    folder = host.settings.data_dir / "models" / model_id
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.onnx", "weights.safetensors"]
+
+    _corrupt(folder / "model.onnx")
+    with pytest.raises(NtUserError, match=r"model\.onnx is corrupt"):
+        host.call("neural.forecast", at)
+    _corrupt(folder / "weights.safetensors")
+    with pytest.raises(NtUserError, match=r"weights\.safetensors is corrupt"):
+        host.call("neural.forecast", {**at, "engine": "torch"})
+    listed = host.call("neural.export", {"model_id": model_id})
+    assert listed["written"] is True and {f["format"] for f in listed["files"]} == {"onnx", "safetensors", "config"}
+    assert host.call("neural.export", {"model_id": model_id})["written"] is False  # intact now
+    for engine in ("onnxruntime", "torch"):
+        again = host.call("neural.forecast", {**at, "engine": engine})
+        assert [s["price"] for s in again["steps"]] == pytest.approx([s["price"] for s in good["steps"]], rel=1e-5)
+
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "architecture": "perceptron"}))
+    with pytest.raises(NtUserError, match="architecture must be one of .* got 'perceptron'"):
+        host.call("neural.forecast", at)
+    (folder / "config.json").write_text("{")
+    with pytest.raises(NtUserError, match=r"config\.json is corrupt"):
+        host.call("neural.forecast", at)
+
+    # A version with no files (trained before they existed) is served from its row's weights by torch; a
+    # corrupt blob there is a clear error too.
+    shutil.rmtree(folder)
+    with host.services.storage.session(write=True) as session:
+        row = session.get(ForecastModelRow, model_id)
+        assert row is not None
+        row.artifact_dir = None
+        session.add(row)
+    assert host.call("neural.forecast", at)["engine"] == "torch"
     with host.services.storage.session(write=True) as session:
         row = session.get(ForecastModelRow, model_id)
         assert row is not None
         row.weights = b"not a torch file"
         session.add(row)
     with pytest.raises(NtUserError, match="cannot be loaded"):
-        host.call("neural.forecast", {"model_id": model_id, "end": "2013-12-31T00:00:00Z"})
+        host.call("neural.forecast", at)
+
+
+def test_export_and_delete_manage_the_files_and_the_row(host: Host) -> None:
+    model_id = host.call("neural.train", {**TRAIN, "epochs": 1})["model_id"]
+    out = host.call("neural.export", {"model_id": model_id, "formats": ["onnx"]})
+    assert [f["format"] for f in out["files"]] == ["onnx", "config"] and out["written"] is False
+    path = Path(out["files"][0]["path"])
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == out["files"][0]["sha256"]
+    assert path.stat().st_size == out["files"][0]["bytes"]
+    gone = host.call("neural.delete", {"model_id": model_id})
+    assert gone == {"model_id": model_id, "deleted": True, "files_deleted": True}
+    assert not path.parent.exists()
+    assert host.call("neural.models", {"symbol": "ORCL"})["models"] == []
+    with pytest.raises(NtNotFound):
+        host.call("neural.delete", {"model_id": model_id})
+    with pytest.raises(NtNotFound):
+        host.call("neural.export", {"model_id": model_id})
+    shipped = host.call("neural.export", {"model_id": "pretrained"})
+    assert shipped["written"] is False and Path(shipped["directory"]).name == "pretrained"
 
 
 def test_training_work_is_bounded(host: Host) -> None:

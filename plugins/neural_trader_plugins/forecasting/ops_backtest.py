@@ -28,7 +28,7 @@ class NeuralBacktestParams:
     symbol: str = param(pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT, description="the instrument to trade")
     model_id: str | None = param(default=None, min_len=1, max_len=40, pattern=MODEL_ID_PATTERN, description=(
         "a model version, or pretrained; default the newest model of symbol, else the pretrained one"))
-    threshold: float = param(default=0.5, ge=0, le=10, description=(
+    threshold: float = param(default=0.05, ge=0, le=10, description=(
         "trade when |forecast return| exceeds this many conformal half-widths (1: the interval excludes zero)"))
     step: int = param(default=0, ge=0, le=512, description="the forecast step to read; 0: the model's horizon")
     start: dt.datetime | None = param(default=None, description="first bar (UTC)")

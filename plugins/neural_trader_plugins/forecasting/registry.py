@@ -79,7 +79,9 @@ def _ref(row: Any, data_dir: Path) -> ModelRef:
     config = json.loads(row.config)
     if directory is not None and (directory / artifacts.CONFIG).is_file():
         config = artifacts.read_config(directory / artifacts.CONFIG)
-    return ModelRef(model_id=row.id, architecture=row.architecture, symbol=row.symbol, timeframe=row.timeframe,
+    # The files are what is served: their config names the architecture the graph and weights are of.
+    return ModelRef(model_id=row.id, architecture=str(config.get("architecture", row.architecture)),
+                    symbol=row.symbol, timeframe=row.timeframe,
                     provider=row.provider.split(",")[0].split(" ")[0], config=config,
                     metrics=json.loads(row.metrics), directory=directory, blob=row.weights,
                     onnx_sha256=row.onnx_sha256, weights_sha256=row.weights_sha256, first_bar=row.first_bar,

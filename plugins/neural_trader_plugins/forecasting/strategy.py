@@ -39,7 +39,7 @@ class NeuralTrendParams:
 
     model_id: str = param(default="pretrained", min_len=1, max_len=40, pattern=r"^([0-9a-f]+|pretrained)$",
                           description="a trained model version, or pretrained (the model shipped in the package)")
-    threshold: float = param(default=0.5, ge=0, le=10, description=(
+    threshold: float = param(default=0.05, ge=0, le=10, description=(
         "trade when |forecast return| exceeds this many conformal half-widths (1: the interval excludes zero)"))
     step: int = param(default=0, ge=0, le=512, description="the forecast step to read (1 = next bar); 0: the "
                                                            "model's last step (its horizon)")
