@@ -99,13 +99,9 @@ def protected_resource_metadata(settings: Settings, base_url: str, resource_path
         "bearer_methods_supported": ["header"],
         "scopes_supported": [s.value for s in Scope],
         "resource_name": "Neural Trader",
-        "resource_documentation": "https://neural-trader.readthedocs.io/security/",
     }
     if settings.jwt_issuer.startswith(("https://", "http://")):
         out["authorization_servers"] = [settings.jwt_issuer]
-    algorithms = [a for a in settings.jwt_algorithms if a.lower() != "none"]
-    if algorithms:
-        out["resource_signing_alg_values_supported"] = algorithms
     return out
 
 
