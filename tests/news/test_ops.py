@@ -53,7 +53,7 @@ def test_sources_say_what_is_configured(nt_host: Host, monkeypatch: pytest.Monke
     assert by["newsapi"]["configured"] and not by["finnhub"]["configured"]
     assert "NT_FINNHUB_API_KEY" in by["finnhub"]["reason"] and by["rss"]["network"] is False
     assert "secret-news-key" not in str(got)
-    assert [m["name"] for m in got["models"]] == ["vader_finance"]
+    assert [m["name"] for m in got["models"]] == ["loughran_mcdonald", "onnx_classifier", "vader_finance"]
 
 
 def test_fetch_reads_local_feeds_by_symbol_and_cashtag(nt_host: Host, feeds: Path) -> None:

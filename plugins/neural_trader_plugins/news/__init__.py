@@ -39,9 +39,13 @@ def nt_register_news_sources(register):  # type: ignore[no-untyped-def]
 
 @hookimpl
 def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
+    from neural_trader_plugins.news.loughran_mcdonald import LoughranMcDonaldScorer
+    from neural_trader_plugins.news.onnx_classifier import OnnxTextClassifier
     from neural_trader_plugins.news.sentiment import default_scorer
 
     register(default_scorer())
+    register(LoughranMcDonaldScorer())  # listed as not configured until NT_LM_DICTIONARY names the file
+    register(OnnxTextClassifier())  # likewise NT_SENTIMENT_ONNX_MODEL
 
 
 @hookimpl
