@@ -47,7 +47,7 @@ def test_a_failing_script_reports_its_error_and_no_backtest(nt_host: Host) -> No
 def test_an_agents_orders_go_through_the_risk_gate(nt_host: Host) -> None:
     nt_host.call("risk.limits.set", {"max_order_qty": "5"})
     run = nt_host.call("agent.run", {"run_id": "gate", "agent": "trend_follower", "symbols": ["SPY", "QQQ"],
-                                     "params": {"fast": 1, "slow": 2}, "steps": 3, "qty": "10"})
+                                     "agent_params": {"fast": 1, "slow": 2}, "steps": 3, "qty": "10"})
     sent = [d for d in run["decisions"] if d["client_order_id"]]
     assert run["status"] == "completed"
     assert all(d["order_status"] == "rejected" and d["reason_code"] == "max_order_qty" for d in sent)
@@ -58,8 +58,8 @@ def test_an_agents_orders_go_through_the_risk_gate(nt_host: Host) -> None:
 def test_a_hierarchical_swarm_plays_is_vetoed_and_shuts_down(nt_host: Host) -> None:
     view = nt_host.call("swarm.init", {
         "name": "guarded", "topology": "hierarchical", "symbols": ["SPY"], "rounds": 3, "interval_s": 0,
-        "agents": [{"name": "trend", "type": "trend_follower", "params": {"fast": 1, "slow": 2}},
-                   {"name": "guard", "type": "risk_monitor", "params": {"max_volatility": 0.0001}}]})
+        "agents": [{"name": "trend", "type": "trend_follower", "agent_params": {"fast": 1, "slow": 2}},
+                   {"name": "guard", "type": "risk_monitor", "agent_params": {"max_volatility": 0.0001}}]})
     assert view["status"] in ("running", "completed")
     for _ in range(200):
         if nt_host.call("swarm.status", {"swarm": "guarded"})["status"] != "running":

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from neural_trader.domain.market import SYMBOL_HINT, SYMBOL_PATTERN
+from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PATTERN
 from neural_trader.errors import NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
@@ -34,14 +34,14 @@ class AgentRunParams:
         "the run's id: its orders' client order ids start with it, and the same run_id returns the recorded run"))
     agent: AgentKind = param(description="trend_follower, mean_reverter, arbitrage_scanner, risk_monitor or "
                                          "market_maker")
-    params: dict[str, Any] = param(factory=dict, max_len=20, description="the agent type's parameters "
+    agent_params: dict[str, Any] = param(factory=dict, max_len=20, description="the agent type's parameters "
                                                                          "(docs/sandboxes.md lists them)")
     symbols: list[str] = param(min_len=1, max_len=10, item_pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
                                  description="the symbols it trades (arbitrage_scanner: a pair)")
     steps: int = param(default=5, ge=1, le=100, description="decisions to make")
     interval_s: float = param(default=0.0, ge=0, le=60, description="seconds between steps")
     qty: D | None = param(default=None, gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins); default 1")
-    provider: str | None = param(default=None, max_len=100, description="market data provider for the prices; "
+    provider: str | None = param(default=None, max_len=100, pattern=PROVIDER_PATTERN, description="market data provider for the prices; "
                                                                         "default the fallback chain")
 
 
@@ -51,7 +51,7 @@ class AgentRunView:
 
     run_id: str
     agent: str
-    params: dict[str, Any]
+    agent_params: dict[str, Any] = param(description="the agent type's parameters, defaults filled in")
     symbols: list[str]
     status: str = param(description="running, completed or failed")
     steps_done: int
@@ -70,7 +70,7 @@ class AgentRunView:
     @classmethod
     def of(cls, run: AgentRun) -> AgentRunView:
         s = run.session
-        return cls(run_id=run.run_id, agent=s.kind.name, params=attrs.asdict(s.params), symbols=s.symbols,
+        return cls(run_id=run.run_id, agent=s.kind.name, agent_params=attrs.asdict(s.params), symbols=s.symbols,
                    status=run.status, steps_done=run.steps_done, decisions=list(s.decisions),
                    positions=dict(s.positions), pnl=s.pnl(), orders=s.orders, filled=s.filled, rejected=s.rejected,
                    vetoed=s.vetoed, errors=s.errors, synthetic=run.synthetic, runs_in=WHERE, error=run.error)
@@ -80,7 +80,7 @@ def _session(name: str, kind_name: str, values: dict[str, Any], symbols: list[st
              path: str) -> AgentSession:
     kind = agent_type(kind_name)
     check_symbols(kind, symbols, path + ".symbols")
-    return AgentSession(name=name, kind=kind, params=params_of(kind, values, path=path + ".params"),
+    return AgentSession(name=name, kind=kind, params=params_of(kind, values, path=path + ".agent_params"),
                         symbols=[s.upper() for s in symbols], qty=qty, run_id=run_id)
 
 
@@ -88,7 +88,7 @@ async def agent_run(params: AgentRunParams, ctx: Context) -> AgentRunView:
     if params.steps * params.interval_s > MAX_RUN_SECONDS:
         raise NtUserError(f"steps x interval_s is {params.steps * params.interval_s:g} s, above {MAX_RUN_SECONDS:g} s; "
                           "run longer work as a swarm")
-    session = _session(params.agent.value, params.agent.value, params.params, params.symbols, params.qty or D(1),
+    session = _session(params.agent.value, params.agent.value, params.agent_params, params.symbols, params.qty or D(1),
                        params.run_id, "$")
     run = registry_of(ctx.host).add_run(AgentRun(run_id=params.run_id, request=params, session=session))
     if run.session is not session:
@@ -137,7 +137,7 @@ class AgentSpec:
 
     name: str = param(pattern=NAME, pattern_hint=NAME_HINT, description="its name in the swarm")
     type: AgentKind = param(description="the agent type")
-    params: dict[str, Any] = param(factory=dict, max_len=20, description="the type's parameters")
+    agent_params: dict[str, Any] = param(factory=dict, max_len=20, description="the type's parameters")
     symbols: list[str] | None = param(default=None, min_len=1, max_len=10, item_pattern=SYMBOL_PATTERN,
                                       pattern_hint=SYMBOL_HINT, description="its symbols; default the swarm's")
 
@@ -157,7 +157,7 @@ class SwarmInitParams:
     interval_s: float = param(default=1.0, ge=0, le=3600, description="seconds between rounds")
     qty: D | None = param(default=None, gt=0, le=1_000_000, description="units one signal of +1 holds (shares, coins); default 1")
     max_agents: int = param(default=10, ge=1, le=20, description="agents it may hold (swarm.scale included)")
-    provider: str | None = param(default=None, max_len=100, description="market data provider for the prices")
+    provider: str | None = param(default=None, max_len=100, pattern=PROVIDER_PATTERN, description="market data provider for the prices")
     start: bool = param(default=True, description="start playing now (in the background); false: only set it up")
 
 
@@ -205,7 +205,7 @@ class SwarmView:
 
 
 def _agent(swarm: Swarm, spec: AgentSpec, path: str) -> AgentSession:
-    return _session(spec.name, spec.type.value, spec.params, list(spec.symbols or swarm.symbols), swarm.qty,
+    return _session(spec.name, spec.type.value, spec.agent_params, list(spec.symbols or swarm.symbols), swarm.qty,
                     f"swarm-{swarm.name}", path)
 
 
@@ -287,7 +287,7 @@ class ScaleParams:
     swarm: str = name_field("the swarm")
     type: AgentKind = param(description="which agent type to scale")
     count: int = param(ge=0, le=20, description="how many agents of that type the swarm should have")
-    params: dict[str, Any] = param(factory=dict, max_len=20, description="parameters of agents it adds")
+    agent_params: dict[str, Any] = param(factory=dict, max_len=20, description="parameters of agents it adds")
 
 
 async def swarm_scale(params: ScaleParams, ctx: Context) -> SwarmView:
@@ -301,7 +301,7 @@ async def swarm_scale(params: ScaleParams, ctx: Context) -> SwarmView:
     while len([a for a in swarm.members() if a.kind.name == params.type.value]) < params.count:
         name = f"{params.type.value.replace('_', '-')}-{i}"
         if name not in taken:
-            swarm.add(_agent(swarm, AgentSpec(name=name, type=params.type, params=params.params), "$"))
+            swarm.add(_agent(swarm, AgentSpec(name=name, type=params.type, agent_params=params.agent_params), "$"))
         i += 1
     return SwarmView.of(swarm)
 

@@ -11,6 +11,7 @@ import anyio.to_thread
 import attrs
 
 from neural_trader.backtest.api import RunReport
+from neural_trader.domain.market import PROVIDER_PATTERN, SYMBOL_HINT, SYMBOL_PATTERN
 from neural_trader.errors import NtForbidden, NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
@@ -130,10 +131,10 @@ class ExecParams:
 class BacktestInside:
     """The bars a strategy script is backtested on (fetched by the host; the sandbox has no network)."""
 
-    symbol: str = param(default="SPY", max_len=20, pattern=r"^[A-Za-z0-9.^=/-]{1,20}$",
-                        pattern_hint="one ticker such as SPY", description="the symbol")
-    provider: str | None = param(default=None, max_len=100, description="data provider; default the fallback "
-                                                                        "chain (synthetic ends it)")
+    symbol: str = param(default="SPY", max_len=50, pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
+                        description="the symbol")
+    provider: str | None = param(default=None, max_len=100, pattern=PROVIDER_PATTERN, description=(
+        "data provider; default the fallback chain (synthetic ends it)"))
     start: dt.datetime | None = param(default=None, description="first bar (UTC)")
     end: dt.datetime | None = param(default=None, description="last bar (UTC); default now")
     max_trades: int = param(default=20, ge=0, le=10_000, description="how many trades to list")

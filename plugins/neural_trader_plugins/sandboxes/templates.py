@@ -47,14 +47,14 @@ BUILTIN: dict[str, dict[str, Any]] = {
                                 "agents": [{"name": "trend", "type": "trend_follower"},
                                            {"name": "reverter", "type": "mean_reverter"},
                                            {"name": "guard", "type": "risk_monitor",
-                                            "params": {"max_drawdown": 0.05}}]}},
+                                            "agent_params": {"max_drawdown": 0.05}}]}},
     "consensus-mesh": {"kind": "swarm", "summary": "three differently tuned trend followers trading only on "
                                                    "consensus (mesh)",
                        "setup": {"topology": "mesh", "symbols": ["SPY"], "rounds": 10, "interval_s": 1,
-                                 "agents": [{"name": "fast", "type": "trend_follower", "params": {"fast": 3, "slow": 10}},
-                                            {"name": "mid", "type": "trend_follower", "params": {"fast": 5, "slow": 20}},
+                                 "agents": [{"name": "fast", "type": "trend_follower", "agent_params": {"fast": 3, "slow": 10}},
+                                            {"name": "mid", "type": "trend_follower", "agent_params": {"fast": 5, "slow": 20}},
                                             {"name": "slow", "type": "trend_follower",
-                                             "params": {"fast": 10, "slow": 50}}]}},
+                                             "agent_params": {"fast": 10, "slow": 50}}]}},
 }
 
 
@@ -106,7 +106,7 @@ def export(params: ExportParams, ctx: Context) -> ExportResult:
     if params.swarm is not None:
         swarm = registry_of(ctx.host).swarm(params.swarm)
         setup = wire.unstructure(swarm.request)
-        setup["agents"] = [{"name": a.name, "type": a.kind.name, "params": wire.unstructure(a.params),
+        setup["agents"] = [{"name": a.name, "type": a.kind.name, "agent_params": wire.unstructure(a.params),
                             "symbols": a.symbols} for a in swarm.members()]
         for key in ("name", "start"):
             setup.pop(key, None)
