@@ -137,19 +137,20 @@ def scores_of(ev: Any) -> list[ForecasterScore]:
 MAX_TRAINING_WORK = 1e10
 
 
-def check_training_work(ctx: Context, params: TrainParams, hp: dict[str, Any], n_windows: int) -> None:
+def check_training_work(ctx: Context, *, lookback: int, epochs: int, use_gpu: bool, hp: dict[str, Any],
+                        n_windows: int) -> None:
     """Refuse a training run too large for one request: forward and backward passes cost about
-    ``6 x lookback x hidden^2 x layers`` per window and epoch."""
+    ``6 x lookback x hidden^2 x layers`` per window and epoch (``epochs``: all of the request's)."""
     hidden, layers = float(hp.get("hidden_size", 64)), float(hp.get("layers", 2))
-    work = 6.0 * params.lookback * hidden * hidden * layers * n_windows * params.epochs
+    work = 6.0 * lookback * hidden * hidden * layers * n_windows * epochs
     try:
         limit = float(ctx.host.settings.plugin("forecasting").get("max_training_work") or MAX_TRAINING_WORK)
     except ValueError:
         raise NtUserError("the forecasting setting max_training_work must be a number") from None
-    budget = limit * (100 if params.use_gpu and _cuda() else 1)
+    budget = limit * (100 if use_gpu and _cuda() else 1)
     if work > budget:
         raise NtUserError(f"this training would take about {work:.2g} multiply-adds ({n_windows} windows x "
-                          f"{params.epochs} epochs, hidden_size {hidden:g}, layers {layers:g}), more than the "
+                          f"{epochs} epochs, hidden_size {hidden:g}, layers {layers:g}), more than the "
                           f"{budget:.2g} one request may use; lower epochs, hidden_size, layers or lookback (or "
                           "raise NT_FORECASTING_MAX_TRAINING_WORK)")
 
@@ -183,7 +184,8 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
 
     def run() -> tuple[Any, ...]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
-        check_training_work(ctx, params, given, len(d.train))
+        check_training_work(ctx, lookback=params.lookback, epochs=params.epochs, use_gpu=params.use_gpu, hp=given,
+                            n_windows=len(d.train))
         # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
         model_id = _version_id(params, d.fingerprint, device)
         directory = artifacts.model_dir(ctx.host.settings.data_dir, model_id)
@@ -220,6 +222,8 @@ CHECKPOINT = "checkpoint.pt"
 def _version_id(params: TrainParams, fingerprint: str, device: str) -> str:
     request = attrs.asdict(params, value_serializer=lambda _i, _a, v: v.isoformat() if isinstance(v, dt.datetime)
                            else v)
+    # 8 and 8.0 are one hyper-parameter value (the wire sends numbers; neural.optimize passes ints)
+    request["hyperparameters"] = {k: float(v) for k, v in params.hyperparameters.items()}
     return hashlib.sha256(json.dumps({"request": request, "data": fingerprint, "device": device},
                                      sort_keys=True, default=str).encode()).hexdigest()[:16]
 

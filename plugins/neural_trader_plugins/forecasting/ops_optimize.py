@@ -124,7 +124,8 @@ async def optimize(params: OptimizeParams, ctx: Context) -> OptimizeResult:
     def search() -> tuple[list[TrialView], int, dict[str, Any], float]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
         largest = {"hidden_size": params.max_hidden_size, "layers": params.max_layers}
-        check_training_work(ctx, attrs.evolve(base, epochs=params.epochs * params.trials), largest, len(d.train))
+        check_training_work(ctx, lookback=params.lookback, epochs=params.epochs * params.trials,
+                            use_gpu=params.use_gpu, hp=largest, n_windows=len(d.train))
         views: list[TrialView] = []
 
         def objective(trial: Any) -> float:
