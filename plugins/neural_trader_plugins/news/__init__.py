@@ -1,11 +1,16 @@
 """News and sentiment: articles from NewsAPI, Finnhub, Alpha Vantage, Alpaca and RSS/Atom files,
-de-duplicated across sources, scored by VADER with a finance overlay, and aggregated per symbol
-with exponential decay and no look-ahead.
+de-duplicated across sources, scored by VADER with a finance overlay, stored, collected in the
+background, aggregated per symbol with exponential decay and no look-ahead, and traded on.
 
 The modules are plain: ``articles`` (the :class:`~.articles.Article` value and de-duplication),
 one module per source (``newsapi``, ``finnhub``, ``alphavantage``, ``alpaca``: a request builder,
 a body parser and a ``classify(response)`` for the host's HTTP layer; ``rss``: feed files),
-``sentiment`` (the default scorer) and ``aggregate`` (decayed per-symbol series). Bad input raises
+``sources`` (the registry's entries), ``gathering`` (several sources at once), ``health`` (what the
+sources said: errors, quotas), ``sentiment`` (the default scorer), ``loughran_mcdonald`` and
+``onnx_classifier`` (optional scorers), ``aggregate`` (decayed per-symbol series), ``trends``
+(windows, slope, volume spikes), ``tables``/``store`` (stored articles), ``collector`` (background
+collection) and ``strategy`` (``news_sentiment``). The operations' types and handlers are in
+``api``, ``api_trends`` and ``api_collect``. Bad input raises
 :class:`~neural_trader.errors.NtUserError` naming the field.
 """
 
@@ -30,7 +35,7 @@ def nt_register_migrations(register: Callable[[MigrationBranch], None]) -> None:
 
 
 @hookimpl
-def nt_register_news_sources(register):  # type: ignore[no-untyped-def]
+def nt_register_news_sources(register: Callable[[Any], None]) -> None:
     from neural_trader_plugins.news.sources import BUILTIN
 
     for source in BUILTIN:
@@ -38,7 +43,7 @@ def nt_register_news_sources(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
+def nt_register_sentiment_models(register: Callable[[Any], None]) -> None:
     from neural_trader_plugins.news.loughran_mcdonald import LoughranMcDonaldScorer
     from neural_trader_plugins.news.onnx_classifier import OnnxTextClassifier
     from neural_trader_plugins.news.sentiment import default_scorer
@@ -49,7 +54,7 @@ def nt_register_sentiment_models(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def nt_register_operations(register):  # type: ignore[no-untyped-def]
+def nt_register_operations(register: Callable[[Any], None]) -> None:
     from neural_trader_plugins.news import api, api_collect, api_trends
 
     register(Operation(

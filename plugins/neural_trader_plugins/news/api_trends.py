@@ -15,6 +15,7 @@ from neural_trader.errors import NtUserError
 from neural_trader.ops import Context
 from neural_trader.schema import param
 
+from .aggregate import ScoredArticle
 from .api import _NAME, FetchParams, SourceError, _fetch, _model, _symbols, store_scored
 from .sentiment import label_for
 
@@ -88,7 +89,7 @@ class TrendsResult:
     notes: list[str]
 
 
-def _choose_symbols(items: list, limit: int) -> list[str]:  # type: ignore[type-arg]
+def _choose_symbols(items: list[ScoredArticle], limit: int) -> list[str]:
     counts = Counter(s for i in items for s in i.article.symbols)
     return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 

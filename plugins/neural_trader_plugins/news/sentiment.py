@@ -22,8 +22,9 @@ bullish        ``0.05 <= c < 0.5``
 very bullish   ``c >= 0.5``
 =============  ========================
 
-A Loughran-McDonald dictionary scorer is not shipped: its word list is licensed for academic use
-only, and commercial use needs a licence from its authors.
+Two optional models register through the same hook: :mod:`.loughran_mcdonald` (its word list is
+licensed for academic use, so the user supplies the file) and :mod:`.onnx_classifier` (the user's
+ONNX model).
 """
 
 from __future__ import annotations
