@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from opentelemetry import trace
+
 from neural_trader.errors import NtError, NtForbidden
 from neural_trader.logs import bound_request_id
 from neural_trader.metrics import metrics_of
@@ -49,8 +51,14 @@ async def admit(host: Host, op: Operation, identity: Identity) -> None:
     """Scope, then rate limit; raises :class:`NtForbidden` or :class:`NtRateLimited`."""
     from neural_trader.services.call_limits import call_limiter_of
 
+    note_caller(identity)
     check_scope(op, identity)
     await call_limiter_of(host).admit(op, identity)
+
+
+def note_caller(identity: Identity) -> None:
+    """Name the authenticated caller on the current operation span."""
+    trace.get_current_span().set_attribute("nt.caller", identity.name)
 
 
 class CallOutcome:

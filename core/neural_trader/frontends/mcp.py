@@ -51,7 +51,7 @@ from mcp.shared.exceptions import MCPError
 from neural_trader import __version__
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtConfirmationRequired, NtError, NtForbidden, NtUnauthorized
-from neural_trader.frontends.calls import admit, observed, status_of
+from neural_trader.frontends.calls import admit, note_caller, observed, status_of
 from neural_trader.ops import CONFIRM_FIELD, Context, Identity, Operation, Scope, error_payload
 from neural_trader.serde import clip
 from neural_trader.services.identity import bound_caller
@@ -344,6 +344,8 @@ async def _run(tool: _Tool, arguments: dict[str, Any] | None, ctx: Context, *, n
         try:
             if network:
                 await admit(ctx.host, tool.op, ctx.identity)
+            else:
+                note_caller(ctx.identity)
             with bound_caller(ctx.identity):
                 result = await tool.op.call(arguments or {}, ctx)
         except anyio.get_cancelled_exc_class():
