@@ -79,3 +79,26 @@ def test_a_template_exported_and_deployed_again(nt_host: Host) -> None:
     exported = nt_host.call("template.export", {"sandbox": "first"})["templates"][0]
     again = nt_host.call("template.deploy", {"name": "second", "setup": exported})
     assert again["sandbox"]["files"] == ["strategy.py"] and again["sandbox"]["limits"]["wall_s"] == 30
+
+
+def test_an_independent_swarms_fills_are_the_accounts_orders(nt_host: Host) -> None:
+    nt_host.call("swarm.init", {
+        "name": "free", "topology": "independent", "symbols": ["SPY"], "rounds": 2, "interval_s": 0,
+        "agents": [{"name": "trend", "type": "trend_follower", "agent_params": {"fast": 1, "slow": 2}},
+                   {"name": "maker", "type": "market_maker"}]})
+    for _ in range(200):
+        if nt_host.call("swarm.status", {"swarm": "free"})["status"] != "running":
+            break
+        time.sleep(0.1)
+    metrics = nt_host.call("swarm.metrics", {"swarm": "free"})
+    assert metrics["status"] == "completed", metrics
+    orders = {o["client_order_id"]: o for o in nt_host.call("orders.list", {"limit": 1000})["orders"]}
+    for agent in metrics["by_agent"]:
+        assert agent["orders"] == sum(1 for c in orders if c.startswith(f"swarm-free:{agent['name']}:"))
+        mine = [o for c, o in orders.items() if c.startswith(f"swarm-free:{agent['name']}:")]
+        assert all(o["strategy"] == agent["name"] for o in mine)
+        held = sum((1 if o["side"] == "buy" else -1) * float(o["filled_qty"]) for o in mine)
+        assert held == pytest.approx(sum(float(q) for q in agent["positions"].values()))
+    maker = next(a for a in metrics["by_agent"] if a["name"] == "maker")
+    assert maker["orders"] >= 1  # its quotes rested and were cancelled at the end
+    assert not [o for c, o in orders.items() if c.startswith("swarm-free:maker:") and o["status"] == "accepted"]
