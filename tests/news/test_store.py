@@ -102,3 +102,25 @@ def test_news_fetch_stores_what_it_fetched_once(nt_host: Host, tmp_path: Path, m
     assert sorted(r.article.id for r in rows) == sorted(a["id"] for a in first["articles"])
     assert {r.score for r in rows} == {a["sentiment"] for a in first["articles"]}
     assert nt_host.call("news.fetch", {**window, "store": False})["stored_new"] == 0
+
+
+def test_two_writers_storing_the_same_new_story_at_once_store_it_once(db: Storage) -> None:
+    import threading
+
+    items = [scored(story(url=f"https://x.example/{k}", title=f"Story {k}")) for k in range(30)]
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def write() -> None:
+        barrier.wait()
+        try:
+            results.append(store.save(db, items))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and count(db, "news_articles") == 30
+    assert sum(r.new for r in results) == 30 and sum(r.known for r in results) == 30

@@ -82,7 +82,20 @@ def _merge_symbols(session: Any, article_id: str, article: Article) -> None:
 
 
 def save(storage: Any, items: Sequence[Scored]) -> SaveResult:
-    """Upsert ``items`` (see the module doc); one transaction, taking the write lock first."""
+    """Upsert ``items`` (see the module doc); one transaction, taking the write lock first.
+
+    Two writers storing the same new story at once (a collector and a ``news.fetch``) on PostgreSQL:
+    the second's insert fails on the key, and its transaction is run once more, finding the row.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        return _save(storage, items)
+    except IntegrityError:
+        return _save(storage, items)
+
+
+def _save(storage: Any, items: Sequence[Scored]) -> SaveResult:
     from .tables import ArticleRow
 
     new = known = 0
@@ -94,20 +107,22 @@ def save(storage: Any, items: Sequence[Scored]) -> SaveResult:
             row = _find(session, a, title_key)
             if row is None:
                 row = ArticleRow(id=a.id, title=a.title, title_key=title_key, summary=a.summary, url=a.url,
-                                 publisher=a.source[:200], providers=a.provider, published_at=a.published_at,
-                                 provider_sentiment=a.raw_sentiment, provider_sentiment_label=a.raw_sentiment_label,
+                                 publisher=a.source[:200], providers=a.provider[:500], published_at=a.published_at,
+                                 provider_sentiment=a.raw_sentiment,
+                                 provider_sentiment_label=(a.raw_sentiment_label or '')[:50] or None,
                                  score=item.score, label=item.label, model=item.model, first_seen_at=now,
                                  updated_at=now)
                 new += 1
             else:
                 known += 1
-                row.providers = _providers(row.providers.split(","), [a.provider])
+                row.providers = _providers(row.providers.split(","), [a.provider])[:500]
                 if a.published_at < row.published_at:
                     row.published_at = a.published_at
                 row.summary = row.summary or a.summary
                 row.url = row.url or a.url
                 if row.provider_sentiment is None and a.raw_sentiment is not None:
-                    row.provider_sentiment, row.provider_sentiment_label = a.raw_sentiment, a.raw_sentiment_label
+                    row.provider_sentiment = a.raw_sentiment
+                    row.provider_sentiment_label = (a.raw_sentiment_label or '')[:50] or None
                 row.score, row.label, row.model, row.updated_at = item.score, item.label, item.model, now
             session.add(row)
             session.flush()
