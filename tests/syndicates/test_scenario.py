@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import OPEN_RULES, Clock, call, founders
-
 from neural_trader.host import Host
+
+from .conftest import OPEN_RULES, Clock, call, founders
 
 
 def test_worked_scenario(host: Host, fake_clock: Clock) -> None:

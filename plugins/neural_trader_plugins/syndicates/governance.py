@@ -18,10 +18,11 @@ import enum
 import attrs
 
 from neural_trader_plugins.syndicates.books import Books, Proposal
-from neural_trader_plugins.syndicates.money import ZERO
 from neural_trader_plugins.syndicates.roles import Role
 
 D = decimal.Decimal
+#: Weights are units or role weights, not money: no cents.
+ZERO = D(0)
 
 __all__ = ["Outcome", "Tally", "Weighting", "eligible_weights", "tally"]
 
