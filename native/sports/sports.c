@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define SHIN_STEPS 64
+#define SHIN_MAX_STEPS 100
 #define EXACT_BOOK 1e-15
 
 int nt_sports_arbitrage_scan(int64_t n_events, int64_t n_books, int64_t n_outcomes, const double *odds,
@@ -47,13 +47,44 @@ int nt_sports_arbitrage_scan(int64_t n_events, int64_t n_books, int64_t n_outcom
     return NT_OK;
 }
 
-static double shin_sum(double z, const double *pi, int64_t n, double booksum) {
-    double s = 0.0;
+/* One safeguarded Newton step's inputs at z: f = sum p_i(z) - 1 (accumulated from -1) and f'(z). */
+static void shin_f(double z, const double *pi, int64_t n, double booksum, double *f, double *d) {
+    double fs = -1.0, ds = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        double p = (sqrt(z * z + 4.0 * (1.0 - z) * pi[i] * pi[i] / booksum) - z) / (2.0 * (1.0 - z));
-        s = s + p;
+        double q = pi[i] * pi[i] / booksum;
+        double s = sqrt(z * z + 4.0 * (1.0 - z) * q);
+        double num = s - z;
+        double p = num / (2.0 * (1.0 - z));
+        double dnum = (z - 2.0 * q) / s - 1.0;
+        double dp = (dnum * (1.0 - z) + num) / (2.0 * (1.0 - z) * (1.0 - z));
+        fs = fs + p;
+        ds = ds + dp;
     }
-    return s;
+    *f = fs;
+    *d = ds;
+}
+
+/* z in [0, 1) with sum p_i(z) = 1: Newton from 0 inside a bracket that every step narrows; a step
+ * that would leave the bracket bisects it instead. Stops when z no longer moves (or the bracket is
+ * one point), at most SHIN_MAX_STEPS steps. */
+static double shin_z(const double *pi, int64_t n, double booksum) {
+    double lo = 0.0, hi = 1.0, z = 0.0;
+    for (int step = 0; step < SHIN_MAX_STEPS; step++) {
+        double f, d;
+        shin_f(z, pi, n, booksum, &f, &d);
+        if (f > 0.0) {
+            lo = z;
+        } else if (f < 0.0) {
+            hi = z;
+        } else {
+            return z;
+        }
+        double next = z - f / d;
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        if (next == z) return z;
+        z = next;
+    }
+    return z;
 }
 
 int nt_sports_shin(int64_t n_markets, int64_t n_outcomes, const double *odds, double *probs, double *z) {
@@ -83,16 +114,7 @@ int nt_sports_shin(int64_t n_markets, int64_t n_outcomes, const double *odds, do
             for (int64_t i = 0; i < n_outcomes; i++) p[i] = NAN;
             continue;
         }
-        double lo = 0.0, hi = 1.0;
-        for (int step = 0; step < SHIN_STEPS; step++) {
-            double mid = 0.5 * (lo + hi);
-            if (shin_sum(mid, pi, n_outcomes, booksum) > 1.0) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        double zm = 0.5 * (lo + hi);
+        double zm = shin_z(pi, n_outcomes, booksum);
         z[m] = zm;
         for (int64_t i = 0; i < n_outcomes; i++) {
             p[i] = (sqrt(zm * zm + 4.0 * (1.0 - zm) * pi[i] * pi[i] / booksum) - zm) / (2.0 * (1.0 - zm));

@@ -22,7 +22,8 @@ int nt_sports_arbitrage_scan(int64_t n_events, int64_t n_books, int64_t n_outcom
 
 /* odds is (n_markets, n_outcomes), C order, every price finite and > 1 (n_outcomes >= 2). For each
  * market, pi = 1 / odds, B = sum pi, and Shin's insider share z in [0, 1) solves
- * sum_i (sqrt(z^2 + 4 (1 - z) pi_i^2 / B) - z) / (2 (1 - z)) = 1 by 64 bisection steps on [0, 1);
+ * sum_i (sqrt(z^2 + 4 (1 - z) pi_i^2 / B) - z) / (2 (1 - z)) = 1, by Newton's method from 0 kept
+ * inside a shrinking bracket of [0, 1) (a step leaving it bisects instead) until z stops moving;
  * probs are those fair probabilities at z. |B - 1| <= 1e-15 gives z = 0 and probs = pi; B < 1
  * (no margin: Shin's model does not apply) gives z and probs NaN. */
 int nt_sports_shin(int64_t n_markets, int64_t n_outcomes, const double *odds, double *probs, double *z);

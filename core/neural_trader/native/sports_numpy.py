@@ -2,7 +2,7 @@
 
 Each public function has the signature of its namesake in :mod:`neural_trader.native.sports` and
 performs the same floating-point operations in the same order as ``native/sports/sports.c``
-(sums over outcomes run left to right from 0.0; Shin's ``z`` is 64 bisection steps on [0, 1)).
+(sums over outcomes run left to right from 0.0; Shin's ``z`` by the same safeguarded Newton steps).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from neural_trader.errors import NtUserError
 from neural_trader.native._buffers import F64, quiet
 
-SHIN_STEPS = 64
+SHIN_MAX_STEPS = 100
 EXACT_BOOK = 1e-15
 
 #: What each argument must be; the compiled wrapper reuses these texts.
@@ -100,6 +100,39 @@ def _shin_p(z: np.ndarray, pi: np.ndarray, booksum: np.ndarray) -> np.ndarray:
     return (np.sqrt(zz * zz + 4.0 * (1.0 - zz) * pi * pi / booksum[:, None]) - zz) / (2.0 * (1.0 - zz))
 
 
+def _shin_f(z: np.ndarray, pi: np.ndarray, booksum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = np.full(z.shape, -1.0)
+    d = np.zeros(z.shape)
+    for i in range(pi.shape[1]):
+        q = pi[:, i] * pi[:, i] / booksum
+        s = np.sqrt(z * z + 4.0 * (1.0 - z) * q)
+        num = s - z
+        p = num / (2.0 * (1.0 - z))
+        dnum = (z - 2.0 * q) / s - 1.0
+        dp = (dnum * (1.0 - z) + num) / (2.0 * (1.0 - z) * (1.0 - z))
+        f = f + p
+        d = d + dp
+    return f, d
+
+
+def _shin_z(pi: np.ndarray, booksum: np.ndarray) -> np.ndarray:
+    """The C's safeguarded Newton, every market at once; a market that has stopped stays put."""
+    lo, hi, z = np.zeros(booksum.shape), np.ones(booksum.shape), np.zeros(booksum.shape)
+    active = np.ones(booksum.shape, dtype=bool)
+    for _ in range(SHIN_MAX_STEPS):
+        if not active.any():
+            break
+        f, d = _shin_f(z, pi, booksum)
+        lo = np.where(active & (f > 0.0), z, lo)
+        hi = np.where(active & (f < 0.0), z, hi)
+        active &= f != 0.0
+        step = z - f / d
+        step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        active &= step != z
+        z = np.where(active, step, z)
+    return z
+
+
 @quiet
 def shin(odds: np.ndarray) -> ShinArrays:
     """Shin's fair probabilities of each ``(markets, outcomes)`` row of decimal odds."""
@@ -112,20 +145,12 @@ def shin(odds: np.ndarray) -> ShinArrays:
     booksum = np.zeros(o.shape[0])
     for i in range(o.shape[1]):
         booksum = booksum + pi[:, i]
-    lo, hi = np.zeros(o.shape[0]), np.ones(o.shape[0])
-    for _ in range(SHIN_STEPS):
-        mid = 0.5 * (lo + hi)
-        p = _shin_p(mid, pi, booksum)
-        total = np.zeros(o.shape[0])
-        for i in range(o.shape[1]):
-            total = total + p[:, i]
-        up = total > 1.0
-        lo = np.where(up, mid, lo)
-        hi = np.where(up, hi, mid)
-    z = 0.5 * (lo + hi)
-    probs = _shin_p(z, pi, booksum)
     exact = np.abs(booksum - 1.0) <= EXACT_BOOK
     none = (booksum < 1.0) & ~exact
+    solve = ~exact & ~none
+    z = np.zeros(o.shape[0])
+    z[solve] = _shin_z(pi[solve], booksum[solve])
+    probs = _shin_p(z, pi, booksum)
     z = np.where(exact, 0.0, np.where(none, np.nan, z))
     probs = np.where(exact[:, None], pi, np.where(none[:, None], np.nan, probs))
     return ShinArrays(probabilities=probs, z=z)
