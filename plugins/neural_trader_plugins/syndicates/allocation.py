@@ -16,8 +16,9 @@ limit leaves. Opportunities without an edge (``e <= 0``) get nothing. Then every
 order given, is cut to the rules: ``max_single_bet x B``; what ``max_per_sport x B`` and
 ``max_per_market x B`` leave of the open stakes on its sport and market; what
 ``max_daily_exposure x B`` leaves of the stakes placed today; and what keeps ``min_reserve x B`` in
-cash. Stakes round down to the cent. When the day's or the week's realised loss has reached its
-stop-loss share of the bankroll at the start of the day (week), nothing is staked.
+cash. Stakes round down to the cent. When the day's (the ISO week's) realised loss, net of
+winnings, has reached its stop-loss share of the bankroll before those losses (NAV now plus the
+loss), nothing is staked.
 """
 
 from __future__ import annotations
@@ -90,11 +91,6 @@ class Exposure:
     weekly_stop: bool
 
 
-def _start_nav(books: Books, since: dt.datetime) -> D:
-    before = [p for p in books.history if p.at < since]
-    return before[-1].nav if before else (books.history[0].nav if books.history else ZERO)
-
-
 def _loss_since(books: Books, since: dt.datetime) -> D:
     settled = sum((b.pnl for b in books.bets.values() if b.settled_at and b.settled_at >= since and b.pnl is not None),
                   ZERO)
@@ -114,7 +110,9 @@ def exposure(books: Books, now: dt.datetime) -> Exposure:
         by_market[key] = by_market.get(key, ZERO) + bet.amount
     staked_today = sum((b.amount for b in books.bets.values() if b.placed_at >= day), ZERO)
     loss_today, loss_week = _loss_since(books, day), _loss_since(books, week)
-    day_nav, week_nav = _start_nav(books, day), _start_nav(books, week)
+    # The bankroll before the period's losses (NAV now plus what was lost), so that deposits and
+    # withdrawals during the period neither hide nor inflate a loss.
+    day_nav, week_nav = bankroll + loss_today, bankroll + loss_week
     return Exposure(
         bankroll=bankroll, cash=books.cash, open_stakes=books.open_stakes, staked_today=staked_today,
         daily_limit_left=max(ZERO, cents_down(rules.max_daily_exposure * bankroll) - staked_today),

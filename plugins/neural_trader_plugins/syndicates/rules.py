@@ -29,8 +29,8 @@ _FIELDS: dict[str, tuple[Any, dict[str, Any]]] = {
     "max_per_sport": (D("0.15"), {**_FRACTION, "description": "open stakes on one sport"}),
     "max_per_market": (D("0.10"), {**_FRACTION, "description": "open stakes on one market of a sport"}),
     "min_reserve": (D("0.30"), {**_FRACTION, "description": "cash that must stay unstaked"}),
-    "daily_stop_loss": (D("0.10"), {**_FRACTION, "description": "no new stakes once the day's loss reaches this "
-                                                              "share of the bankroll at the start of the day"}),
+    "daily_stop_loss": (D("0.10"), {**_FRACTION, "description": "no new stakes once the UTC day's net loss reaches "
+                                                              "this share of the bankroll before it"}),
     "weekly_stop_loss": (D("0.20"), {**_FRACTION, "description": "the same over the ISO week (from Monday 00:00 UTC)"}),
     "kelly_fraction": (D("0.25"), {"gt": 0, "le": 1, "unit": "fraction",
                                    "description": "multiplier of full Kelly (0.25 = quarter Kelly)"}),
