@@ -135,7 +135,7 @@ def _tool_definition(op: Operation) -> types.Tool:
         input_schema=copy.deepcopy(op.input_schema),
         output_schema=copy.deepcopy(op.output_schema),
         # Machine-readable twin of UNTRUSTED_NOTE (the schemas themselves stay the registry's, verbatim).
-        meta={UNTRUSTED_META: True} if op.open_world else None,
+        meta={UNTRUSTED_META: True} if op.open_world else None,  # type: ignore[call-arg]
         annotations=types.ToolAnnotations(
             title=op.summary,
             read_only_hint=op.read_only,
@@ -552,6 +552,11 @@ def serve_http(host: Host, *, host_addr: str = "127.0.0.1", port: int,
     told otherwise."""
     import uvicorn
 
+    from neural_trader.logs import configure_logging
+    from neural_trader.tracing import configure_tracing
+
+    configure_logging(host.settings)
+    configure_tracing(host.settings)
     app = build_http_app(host, authenticate=authenticate)
     config = uvicorn.Config(app, host=host_addr, port=port, log_level=host.settings.log_level.lower(),
                             lifespan="on", timeout_graceful_shutdown=math.ceil(host.settings.shutdown_grace))

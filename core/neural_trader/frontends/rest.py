@@ -1094,10 +1094,20 @@ def create_app() -> Starlette:
     from neural_trader.host import make_host
 
     host = make_host()
+    _observe_server(host)
     scopes_text = os.environ.get(ENV_ANON_SCOPES)
     scopes = Scope.parse_many(scopes_text) if scopes_text else frozenset({Scope.READ})
     authenticate = make_authenticator(host, anonymous_scopes=scopes)
     return build_app(host, authenticate=authenticate, close_host=True)
+
+
+def _observe_server(host: Host) -> None:
+    """A server's logs (text or JSON, with request ids) and its span exporter, from the settings."""
+    from neural_trader.logs import configure_logging
+    from neural_trader.tracing import configure_tracing
+
+    configure_logging(host.settings)
+    configure_tracing(host.settings)
 
 
 def _worker_env(settings: Settings, anonymous_scopes: frozenset[Scope] | None) -> dict[str, str]:
@@ -1148,6 +1158,7 @@ def serve(
                                # which cancels their operations (see Operation.invoke).
                                "timeout_graceful_shutdown": math.ceil(host.settings.shutdown_grace)}
     if workers <= 1:
+        _observe_server(host)
         if authenticate is None and anonymous_scopes is not None:
             authenticate = make_authenticator(host, required=False, anonymous_scopes=anonymous_scopes)
         uvicorn.run(build_app(host, authenticate=authenticate), **options)

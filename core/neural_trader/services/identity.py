@@ -237,7 +237,7 @@ class IdentityStore:
         with self._lock:
             found = self._cache.get(name, _MISSING)
         if found is not _MISSING:
-            return found  # type: ignore[no-any-return]
+            return found
         row = self._load(name)
         record = None if row is None else IdentityRecord.from_row(row)
         if self._cache_ttl > 0:

@@ -96,7 +96,7 @@ class _PublicKeys:
         out: list[tuple[str | None, str, Any]] = []
         if text.lstrip().startswith("{"):
             for jwk in jwt.PyJWKSet.from_dict(json.loads(text)).keys:
-                family = "RS" if jwk.key_type == "RSA" else "ES" if jwk.key_type == "EC" else jwk.key_type
+                family = "RS" if jwk.key_type == "RSA" else "ES" if jwk.key_type == "EC" else str(jwk.key_type)
                 out.append((jwk.key_id, family, jwk.key))
             return out
         for block in text.split("-----END PUBLIC KEY-----"):
