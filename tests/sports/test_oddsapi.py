@@ -124,3 +124,27 @@ def test_snapshots_make_a_movement(nt_host: Host, replay: Replay) -> None:
     totals = nt_host.call("odds.movement", {"source": "oddsapi", "sport": "soccer_epl", "event": event,
                                             "market": "totals"})
     assert {(line["outcome"], line["point"]) for line in totals["lines"]} == {("Over", 2.5), ("Under", 2.5)}
+
+
+def test_compare_providers_matches_the_same_match_across_sources(nt_host: Host, replay: Replay) -> None:
+    # A constructed Odds API answer for a match the football-data file has (Burnley v Man City,
+    # 2023-08-11): Pinnacle 0.10 above the file's closing prices, and a book the file lacks.
+    body = [{"id": "abc123", "sport_key": "soccer_epl", "sport_title": "EPL", "commence_time": "2023-08-11T19:00:00Z",
+             "home_team": "Burnley", "away_team": "Manchester City", "bookmakers": [
+                 {"key": "pinnacle", "title": "Pinnacle", "markets": [{"key": "h2h", "outcomes": [
+                     {"name": "Burnley", "price": 9.72}, {"name": "Manchester City", "price": 1.43},
+                     {"name": "Draw", "price": 5.91}]}]},
+                 {"key": "unibet_eu", "title": "Unibet", "markets": [{"key": "h2h", "outcomes": [
+                     {"name": "Burnley", "price": 9.0}, {"name": "Manchester City", "price": 1.36},
+                     {"name": "Draw", "price": 5.5}]}]}]}]
+    replay.answers = [httpx.Response(200, json=body, headers={"x-requests-remaining": "90", "x-requests-last": "1"})]
+    got = nt_host.call("sports.compare_providers", {"sport": "soccer_epl", "sources": ["football_data", "oddsapi"],
+                                                    "start": "2023-08-11T00:00:00Z", "end": "2023-08-12T00:00:00Z"})
+    assert got["compared_events"] == 1 and [s["events"] for s in got["sources"]] == [1, 1]
+    (same,) = got["same_bookmaker"]
+    assert same["bookmaker"] == "pinnacle" and same["prices"] == 3      # PSC: 9.62, 5.81, 1.33 in the file
+    assert same["mean_abs_difference"] == pytest.approx(0.10) and same["max_abs_difference"] == pytest.approx(0.10)
+    providers = {(p["source"], p["bookmaker"]) for p in got["providers"]}
+    assert ("oddsapi", "unibet_eu") in providers and ("football_data", "pinnacle") in providers
+    best = next(p for p in got["providers"] if p["source"] == "oddsapi" and p["bookmaker"] == "pinnacle")
+    assert best["best_share"] == pytest.approx(2 / 3)    # best on the draw and City; BetVictor's 10.5 beats 9.72

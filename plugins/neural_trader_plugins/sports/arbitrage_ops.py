@@ -58,7 +58,7 @@ class ArbitrageParams:
     start: dt.datetime | None = param(default=None, description="earliest kick-off (UTC)")
     end: dt.datetime | None = param(default=None, description="latest kick-off (UTC)")
     limit: int = param(default=500, ge=1, le=2000, description="events from the source at most")
-    quotes: list[QuoteIn] | None = param(default=None, max_len=20_000, description=(
+    quotes: list[QuoteIn] | None = param(default=None, max_len=5_000, description=(
         "quotes to scan instead of a source: every outcome of each market, one entry per bookmaker and outcome"))
     total_stake: Decimal | None = param(default=None, gt=0, le=1e9, unit="money", description=(
         "the money split across the outcomes of each arbitrage; default 100"))
