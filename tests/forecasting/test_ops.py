@@ -121,7 +121,7 @@ def test_corrupt_files_and_unknown_architectures_are_clear_errors_and_export_rep
 
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "architecture": "perceptron"}))
-    with pytest.raises(NtUserError, match="architecture must be one of .* got 'perceptron'"):
+    with pytest.raises(NtUserError, match=r"architecture must be one of .* got 'perceptron'"):
         host.call("neural.forecast", at)
     (folder / "config.json").write_text("{")
     with pytest.raises(NtUserError, match=r"config\.json is corrupt"):

@@ -68,7 +68,7 @@ def test_a_step_beyond_the_horizon_and_a_model_without_files_are_clear(orcl_host
     cols = orcl_columns("2013-01-01", "2013-12-31")
     with pytest.raises(NtUserError, match="at most the model's horizon"):
         strategy.signals(_Bars(*cols), strategy.make_params({"step": 99}))
-    with pytest.raises(NtUserError, match="neural.export writes"):
+    with pytest.raises(NtUserError, match=r"neural\.export writes"):
         strategy.signals(_Bars(*cols), strategy.make_params({"model_id": "abcdef"}))
 
 

@@ -106,8 +106,8 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
                     "torch and Optuna.",
         params=ops_optimize.OptimizeParams, result=ops_optimize.OptimizeResult, handler=ops_optimize.optimize,
         read_only=False, idempotent=True,
-        examples=({"symbol": "SPY", "provider": "synthetic", "start": "2020-01-01T00:00:00Z",
-                   "end": "2023-12-29T00:00:00Z", "architecture": "gru", "trials": 2, "epochs": 2,
+        examples=({"symbol": "SPY", "provider": "synthetic", "start": "2022-01-01T00:00:00Z",
+                   "end": "2023-12-29T00:00:00Z", "architecture": "gru", "trials": 2, "epochs": 1,
                    "max_hidden_size": 8, "max_layers": 1, "lookback": 20, "use_gpu": False},)))
     register(Operation(
         name="neural.export", summary="Where a model version's files are (ONNX, safetensors, config), written "

@@ -155,6 +155,27 @@ def check_training_work(ctx: Context, *, lookback: int, epochs: int, use_gpu: bo
                           "raise NT_FORECASTING_MAX_TRAINING_WORK)")
 
 
+#: torch's CPU threads while training (``[plugins.forecasting] torch_threads`` /
+#: ``NT_FORECASTING_TORCH_THREADS``): the default 1 because these models are small, and intra-op threads
+#: cost more than they give (a 3-epoch GRU: 0.3 s on one thread, 14 s on two busy cores).
+TORCH_THREADS = 1
+
+
+def set_torch_threads(ctx: Context) -> None:
+    """Apply the ``torch_threads`` setting (process-wide in torch; the same value for every request)."""
+    import torch
+
+    raw = ctx.host.settings.plugin("forecasting").get("torch_threads") or TORCH_THREADS
+    try:
+        threads = int(raw)
+    except (TypeError, ValueError):
+        raise NtUserError(f"the forecasting setting torch_threads must be a whole number >= 1, got {raw!r}") from None
+    if threads < 1:
+        raise NtUserError(f"the forecasting setting torch_threads must be >= 1, got {threads}")
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def _cuda() -> bool:
     from neural_trader.accelerators import cuda_available
 
@@ -186,6 +207,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
         check_training_work(ctx, lookback=params.lookback, epochs=params.epochs, use_gpu=params.use_gpu, hp=given,
                             n_windows=len(d.train))
+        set_torch_threads(ctx)
         # The same request on the same data trains the same weights (seeded, CPU): one version, one id.
         model_id = _version_id(params, d.fingerprint, device)
         directory = artifacts.model_dir(ctx.host.settings.data_dir, model_id)
@@ -322,7 +344,7 @@ def models(params: ModelsParams, ctx: Context) -> ModelsResult:
     query = select(ForecastModelRow.id, ForecastModelRow.architecture, ForecastModelRow.symbol,
                    ForecastModelRow.timeframe, ForecastModelRow.config, ForecastModelRow.metrics,
                    ForecastModelRow.first_bar, ForecastModelRow.last_bar, ForecastModelRow.created_at,
-                   ForecastModelRow.artifact_dir)
+                   ForecastModelRow.artifact_dir)  # type: ignore[call-overload]  # typed overloads stop at 4
     if params.symbol:
         query = query.where(ForecastModelRow.symbol == params.symbol.strip().upper())
     with ctx.host.services.storage.session() as session:

@@ -142,6 +142,11 @@ class Scaled(nn.Module):
     """A forecaster with its scaler inside: raw feature windows in, raw targets (cumulative log
     returns) out. This is what is exported to ONNX, so a served model needs no scaler code."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+    y_mean: torch.Tensor
+    y_std: torch.Tensor
+
     def __init__(self, net: nn.Module, mean: Any, std: Any, y_mean: Any, y_std: Any):
         super().__init__()
         self.net = net

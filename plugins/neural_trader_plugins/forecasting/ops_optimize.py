@@ -31,6 +31,7 @@ from neural_trader_plugins.forecasting.api import (
     bar_columns,
     check_training_work,
     load_bars,
+    set_torch_threads,
     train,
 )
 
@@ -126,6 +127,7 @@ async def optimize(params: OptimizeParams, ctx: Context) -> OptimizeResult:
         largest = {"hidden_size": params.max_hidden_size, "layers": params.max_layers}
         check_training_work(ctx, lookback=params.lookback, epochs=params.epochs * params.trials,
                             use_gpu=params.use_gpu, hp=largest, n_windows=len(d.train))
+        set_torch_threads(ctx)
         views: list[TrialView] = []
 
         def objective(trial: Any) -> float:

@@ -91,8 +91,8 @@ class NeuralTrend(Strategy):
         close = np.ascontiguousarray(bars.close, dtype=np.float64)
         out = np.full(close.shape[0], np.nan)
         lookback = int(config["lookback"])
-        cols = [np.ascontiguousarray(getattr(bars, k), dtype=np.float64) for k in ("high", "low", "volume")]
-        fm = inference.check_features(config, close, *cols, what=getattr(bars, "symbol", "the bars"))
+        high, low, volume = (np.ascontiguousarray(getattr(bars, k), dtype=np.float64) for k in ("high", "low", "volume"))
+        fm = inference.check_features(config, close, high, low, volume, getattr(bars, "symbol", "the bars"))
         ends = np.arange(fm.first_valid + lookback - 1, close.shape[0])
         if ends.shape[0] == 0:
             return out
