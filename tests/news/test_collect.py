@@ -205,3 +205,41 @@ async def test_collect_from_every_frontend(nt_host: Host, nt_cli: Any, nt_mcp: A
 def test_bad_input_names_the_field(nt_host: Host, name: str, params: dict[str, Any], error: type, words: str) -> None:
     with pytest.raises(error, match=words):
         nt_host.call(name, params)
+
+
+async def test_alpha_vantages_daily_limit_notice_pauses_it_until_utc_midnight(
+        nt_host: Host, replay: Replay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NT_ALPHAVANTAGE_API_KEY", "a" * 16)
+    replay.answers = [recorded("alphavantage/information_daily_limit.json")]  # an HTTP 200 with a notice
+    real_now = dt.datetime.now(dt.UTC)
+    clock = FakeClock(real_now)
+    collector = Collector(spec=CollectSpec(symbols=("AAPL",), sources=("alphavantage",), interval=600, max_runs=3),
+                          host=nt_host, clock=clock)
+    await collector.run()
+    midnight = (real_now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    source = collector.sources["alphavantage"]
+    assert len(replay.requests) == 1 and source.throttled == 1  # never asked again the same day
+    assert source.paused_until is not None and abs((source.paused_until - midnight).total_seconds()) < 5
+    assert "daily request quota" in (source.last_error or "")
+
+
+async def test_a_source_answering_garbage_is_a_failure_not_a_crash(nt_host: Host, replay: Replay,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NT_NEWSAPI_API_KEY", "n" * 16)
+    replay.answers = [httpx.Response(200, headers={"Content-Type": "text/html"}, content=b"<html>maintenance</html>")]
+    got = await nt_host.acall("news.fetch", {"symbols": ["AAPL"], "sources": ["newsapi", "rss"]})
+    (failed,) = got["failed"]
+    assert failed["source"] == "newsapi" and failed["error"] == "provider_error" and "malformed JSON" in failed["message"]
+
+
+def test_quota_headers_in_seconds_or_epoch() -> None:
+    from neural_trader_plugins.news.health import quota_from_headers
+
+    now = T0
+    epoch = quota_from_headers({"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "199",
+                                "X-RateLimit-Reset": str(int(T0.timestamp()) + 30)}, now)
+    assert epoch is not None and (epoch.limit, epoch.remaining) == (200, 199)
+    assert epoch.resets_at == T0 + dt.timedelta(seconds=30)
+    relative = quota_from_headers({"x-ratelimit-remaining": "5", "x-ratelimit-reset": "42"}, now)
+    assert relative is not None and relative.resets_at == T0 + dt.timedelta(seconds=42) and relative.limit is None
+    assert quota_from_headers({"Content-Type": "application/json"}, now) is None
