@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import attrs
 import numpy as np
@@ -166,7 +167,7 @@ def scan_groups(groups: Groups, *, total_stake: Decimal, only_arbitrage: bool, t
         outcome_names[key] = names
         if len(names) >= 2:
             by_size.setdefault(len(names), []).append(key)
-    found: list[tuple[float, int, ArbitrageView | None, tuple]] = []
+    found: list[tuple[float, int, tuple[Any, ...]]] = []   # (-roi, scan order, what the view needs)
     complete = arbs = 0
     order = 0
     for n, keys in by_size.items():
@@ -182,14 +183,14 @@ def scan_groups(groups: Groups, *, total_stake: Decimal, only_arbitrage: bool, t
         ok = np.isfinite(scan.booksum)
         complete += int(ok.sum())
         arbs += int((scan.booksum[ok] < 1.0).sum())
-        for e in np.flatnonzero(ok & (scan.booksum < 1.0) if only_arbitrage else ok):
-            roi = 1.0 / float(scan.booksum[e]) - 1.0
-            found.append((-roi, order + int(e), None, (keys[int(e)], scan.best[e], scan.best_book[e], float(scan.booksum[e]),
-                                                        book_names)))
+        for found_at in (int(r) for r in np.flatnonzero(ok & (scan.booksum < 1.0) if only_arbitrage else ok)):
+            roi = 1.0 / float(scan.booksum[found_at]) - 1.0
+            found.append((-roi, order + found_at, (keys[found_at], scan.best[found_at], scan.best_book[found_at],
+                                                     float(scan.booksum[found_at]), book_names)))
         order += len(keys)
     found.sort(key=lambda f: (f[0], f[1]))
     views = []
-    for _, _, _, (key, best, who, booksum, book_names) in found[:top]:
+    for _, _, (key, best, who, booksum, book_names) in found[:top]:
         stakes, payouts = _stakes(best, booksum, total_stake)
         staked, paid = sum(stakes, Decimal(0)), min(payouts)
         event, market, line = key
