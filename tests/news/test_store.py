@@ -81,7 +81,7 @@ def test_load_filters_by_symbol_window_and_storage_time(db: Storage) -> None:
                                                 end=T0 + dt.timedelta(hours=2))] == ["Apple story 1", "Apple story 2"]
     assert {s.article.symbols for s in store.load(db, symbols=["TSLA"])} == {("TSLA",)}
     assert len(store.load(db)) == 5 and len(store.load(db, stored_before=cut)) == 4
-    assert len(store.load(db, limit=2)) == 2
+    assert [s.article.title for s in store.load(db, symbols=["AAPL"], limit=2)] == ["Apple story 2", "Apple story 3"]
 
 
 def test_news_fetch_stores_what_it_fetched_once(nt_host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

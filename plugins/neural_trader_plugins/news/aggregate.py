@@ -109,10 +109,17 @@ def is_relevant(article: Article, symbol: str, *, min_relevance: float = 0.0) ->
     """Whether ``article`` is relevant to ``symbol`` (see the module doc)."""
     symbol = _symbol(symbol)
     _check_relevance(min_relevance)
+    return _relevant(article, symbol, min_relevance)
+
+
+def _relevant(article: Article, symbol: str, min_relevance: float) -> bool:
     mention = article.mention(symbol)
     if mention is not None and mention.relevance is not None:
         return mention.relevance >= min_relevance
-    return symbol in article.symbols or _mentioned(symbol, article.title) or _mentioned(symbol, article.summary)
+    if symbol in article.symbols:
+        return True
+    # The regular expression only matches where the symbol is a substring: test that cheaply first.
+    return any(text and symbol in text and _mentioned(symbol, text) for text in (article.title, article.summary))
 
 
 def _symbol(symbol: Any) -> str:
@@ -146,7 +153,7 @@ def _from_ns(ns: int) -> dt.datetime:
 def _series(items: Iterable[ScoredArticle], symbol: str, min_relevance: float) -> tuple[np.ndarray, np.ndarray]:
     """Publication times (int64 ns, sorted) and scores of the relevant articles."""
     chosen = [(int(_ns(i.article.published_at)), float(i.score)) for i in items
-              if is_relevant(i.article, symbol, min_relevance=min_relevance)]
+              if _relevant(i.article, symbol, min_relevance)]
     chosen.sort()
     t = np.array([c[0] for c in chosen], dtype=np.int64)
     s = np.array([c[1] for c in chosen], dtype=np.float64)

@@ -21,6 +21,8 @@ from .sentiment import label_for
 
 #: Symbols one call may rank (each costs a pass over its articles).
 MAX_SYMBOLS = 50
+#: Stored articles one call reads at most (the newest; a note says when there were more).
+MAX_ARTICLES = 20_000
 
 
 @attrs.frozen(kw_only=True)
@@ -115,7 +117,10 @@ async def trends(params: TrendsParams, ctx: Context) -> TrendsResult:
         if articles:
             await store_scored(ctx.host, params.model, [(a, model.score_article(a)) for a in articles])
     items = await anyio.to_thread.run_sync(lambda: store.load(ctx.host.services.storage, symbols=symbols,
-                                                              start=first, end=end))
+                                                              start=first, end=end, limit=MAX_ARTICLES))
+    if len(items) == MAX_ARTICLES:
+        notes.append(f"only the newest {MAX_ARTICLES} stored articles were read: the oldest windows may miss some; "
+                     "ask for fewer symbols or shorter windows")
     if not symbols:
         symbols = _choose_symbols(items, params.limit)
         if not symbols:

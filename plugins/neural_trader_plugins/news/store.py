@@ -134,8 +134,8 @@ def load(storage: Any, *, symbols: Sequence[str] = (), start: dt.datetime | None
          end: dt.datetime | None = None, stored_before: dt.datetime | None = None,
          limit: int = MAX_LOAD) -> list[ScoredArticle]:
     """Stored articles about any of ``symbols`` (every article when empty) published in
-    ``[start, end]`` and first stored at or before ``stored_before``, oldest first, with the score
-    they were stored with."""
+    ``[start, end]`` and first stored at or before ``stored_before``, with the score they were
+    stored with: the newest ``limit`` of them, oldest first."""
     from sqlmodel import col, select
 
     from .tables import ArticleRow, ArticleSymbolRow
@@ -150,7 +150,8 @@ def load(storage: Any, *, symbols: Sequence[str] = (), start: dt.datetime | None
         query = query.where(col(ArticleRow.published_at) <= end)
     if stored_before is not None:
         query = query.where(col(ArticleRow.first_seen_at) <= stored_before)
-    query = query.order_by(col(ArticleRow.published_at), col(ArticleRow.id)).limit(max(0, min(limit, MAX_LOAD)))
+    query = query.order_by(col(ArticleRow.published_at).desc(), col(ArticleRow.id).desc()).limit(
+        max(0, min(limit, MAX_LOAD)))
     chosen = query.with_only_columns(col(ArticleRow.id))
     with storage.session() as session:
         rows = session.exec(query).all()
@@ -158,7 +159,7 @@ def load(storage: Any, *, symbols: Sequence[str] = (), start: dt.datetime | None
         for tag in session.exec(select(ArticleSymbolRow).where(col(ArticleSymbolRow.article_id).in_(chosen))).all():
             tags.setdefault(tag.article_id, []).append(tag)
     out = []
-    for row in rows:
+    for row in reversed(rows):
         mine = tags.get(row.id, [])
         mentions = [Mention(symbol=t.symbol, relevance=t.relevance, sentiment=t.sentiment)
                     for t in mine if t.relevance is not None or t.sentiment is not None]
