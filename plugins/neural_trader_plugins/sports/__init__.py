@@ -113,7 +113,8 @@ def _register_market_operations(register: Callable[[Any], None]) -> None:
                                          "line, equal-payout stakes, guaranteed profit and ROI.",
         description=offline + " Or give quotes inline. Lines are never mixed: each (event, market, line) is a market.",
         params=arbitrage_ops.ArbitrageParams, result=arbitrage_ops.ArbitrageResult,
-        handler=arbitrage_ops.sports_arbitrage, open_world=True,
+        # POST only (not read_only): inline quotes do not fit a URL, and a network source's prices are stored.
+        handler=arbitrage_ops.sports_arbitrage, open_world=True, read_only=False, idempotent=True,
         examples=({"sport": "soccer_epl", "start": "2023-08-01T00:00:00Z", "end": "2024-06-01T00:00:00Z", "top": 3},
                   {"quotes": [{"event": "A v B", "bookmaker": "x", "outcome": "A", "odds": 2.1},
                               {"event": "A v B", "bookmaker": "y", "outcome": "B", "odds": 2.05}]})))
