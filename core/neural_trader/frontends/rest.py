@@ -512,9 +512,26 @@ def openapi_document(host: Host) -> dict[str, Any]:
     paths["/healthz"] = {"get": {**public, "operationId": "healthz", "summary": "The process is alive.",
                                  "responses": {"200": {"description": "alive"}}}}
     paths["/readyz"] = {"get": {**public, "operationId": "readyz",
-                                "summary": "The database is reachable; 503 with the reason if not.",
-                                "responses": {"200": {"description": "ready"},
+                                "summary": "The database is reachable (503 with the reason if not); the cache "
+                                           "and the brokers are checked too ('degraded' when one is not well).",
+                                "responses": {"200": {"description": "ready or degraded"},
                                               **_error_responses(("503",))}}}
+    paths["/metrics"] = {"get": {"operationId": "metrics", "tags": ["service"], "x-scope": "admin",
+                                 "summary": "Prometheus metrics; needs the admin scope unless metrics_public is set.",
+                                 "responses": {"200": {"description": "Prometheus text exposition format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                               **_error_responses(("401", "403"))}}}
+    paths[PROTECTED_RESOURCE_PATH] = {"get": {
+        **public, "operationId": "oauth_protected_resource",
+        "summary": "OAuth 2.0 protected-resource metadata (RFC 9728): the resource, its token issuers, how to send "
+                   "a token.",
+        "responses": {"200": {"description": "the metadata", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["resource"], "properties": {
+                "resource": {"type": "string"}, "authorization_servers": {"type": "array", "items": {"type": "string"}},
+                "bearer_methods_supported": {"type": "array", "items": {"type": "string"}},
+                "scopes_supported": {"type": "array", "items": {"type": "string"}},
+                "resource_name": {"type": "string"}}}}}},
+            **_error_responses(("403",))}}}
 
     responses: dict[str, Any] = {name: {"description": text,
                         "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
