@@ -28,7 +28,7 @@ def _books(cash: str = "10000.00", **rules: str) -> Books:
 
 
 def _opp(i: str, p: float, o: str, sport: str = "football", market: str = "match_odds") -> Opportunity:
-    return Opportunity(opportunity_id=i, probability=p, odds=D(o), sport=sport, market=market)
+    return Opportunity(opportunity_id=i, probability=p, odds=float(o), sport=sport, market=market)
 
 
 def test_kelly_stake_is_the_fraction_of_the_closed_form() -> None:

@@ -60,10 +60,10 @@ def test_bad_requests_name_the_field(sqlite_host: Host, fake_clock: Clock) -> No
          rules=OPEN_RULES)
     with pytest.raises(NtUserError, match="opportunity_id must appear once"):
         call(sqlite_host, "simulate_allocation", syndicate_id="z", actor="a", opportunities=[
-            {"opportunity_id": "x", "probability": 0.5, "odds": "3"}] * 2)
+            {"opportunity_id": "x", "probability": 0.5, "odds": 3}] * 2)
     with pytest.raises(NtValidationError, match="odds"):
         call(sqlite_host, "simulate_allocation", syndicate_id="z", actor="a", opportunities=[
-            {"opportunity_id": "x", "probability": 0.5, "odds": "1"}])
+            {"opportunity_id": "x", "probability": 0.5, "odds": 1}])
     with pytest.raises(NtNotFound, match="no bet"):
         call(sqlite_host, "settle", syndicate_id="z", actor="a", bet_id="nope/x", outcome="won")
     with pytest.raises(NtUserError, match="jurisdiction must be one of"):
@@ -75,7 +75,7 @@ def test_bad_requests_name_the_field(sqlite_host: Host, fake_clock: Clock) -> No
 def test_stop_loss_stops_new_stakes(sqlite_host: Host, fake_clock: Clock) -> None:
     call(sqlite_host, "create", syndicate_id="sl", name="S", founders=founders(("a", "admin", "1000.00")),
          rules={**OPEN_RULES, "daily_stop_loss": "0.1"})
-    opp = [{"opportunity_id": "o", "probability": 0.6, "odds": "2"}]
+    opp = [{"opportunity_id": "o", "probability": 0.6, "odds": 2}]
     call(sqlite_host, "allocate", syndicate_id="sl", actor="a", allocation_id="a1", method="equal", budget="0.15",
          opportunities=opp, confirm=True)
     call(sqlite_host, "settle", syndicate_id="sl", actor="a", bet_id="a1/o", outcome="lost")   # -150 >= 10 % of 1,000
@@ -88,7 +88,7 @@ def test_stop_loss_stops_new_stakes(sqlite_host: Host, fake_clock: Clock) -> Non
 def test_tiers_and_performance_weighted_distribution(sqlite_host: Host, fake_clock: Clock) -> None:
     call(sqlite_host, "create", syndicate_id="t", name="T", founders=founders(("a", "admin", "1000.00")),
          rules={**OPEN_RULES, "tiers": [{"name": "gold", "min_capital": "1500", "multiplier": "2"}]})
-    opp = [{"opportunity_id": "o", "probability": 0.6, "odds": "2"}]
+    opp = [{"opportunity_id": "o", "probability": 0.6, "odds": 2}]
     call(sqlite_host, "allocate", syndicate_id="t", actor="a", allocation_id="a1", method="equal", budget="0.5",
          opportunities=opp, confirm=True)
     call(sqlite_host, "settle", syndicate_id="t", actor="a", bet_id="a1/o", outcome="won")   # NAV 1,500, unit 1.5

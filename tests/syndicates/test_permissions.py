@@ -26,7 +26,7 @@ CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "profit_history": ({}, READ_ALL),
     "ledger_verify": ({}, READ_ALL),
     "withdrawals": ({}, READ_ALL),
-    "simulate_allocation": ({"opportunities": [{"opportunity_id": "x", "probability": 0.6, "odds": "2"}]}, READ_ALL),
+    "simulate_allocation": ({"opportunities": [{"opportunity_id": "x", "probability": 0.6, "odds": 2}]}, READ_ALL),
     "member_performance": ({}, READ_ALL),
     "tax_estimate": ({}, READ_ALL),
     "deposit": ({"deposit_id": "perm", "amount": "1.00"}, MONEY - {"observer"}),
@@ -34,7 +34,7 @@ CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "vote_create": ({"proposal_id": "perm", "title": "t"}, MONEY),
     "vote_cast": ({"proposal_id": "open", "option": "approve"}, MONEY),
     "allocate": ({"allocation_id": "perm", "opportunities": [{"opportunity_id": "x", "probability": 0.6,
-                                                              "odds": "2"}], "confirm": True}, STAFF),
+                                                              "odds": 2}], "confirm": True}, STAFF),
     "settle": ({"bet_id": "b/x", "outcome": "void"}, STAFF),
     "withdraw_approve": ({"request_id": "pending"}, STAFF),
     "withdraw_process": ({"confirm": True}, STAFF),
@@ -53,7 +53,7 @@ def club(sqlite_host: Host) -> Host:
     call(host, "create", syndicate_id="perm", name="P", founders=founders(
         ("ada", "admin", "500.00"), ("max", "manager", "300.00"), ("mia", "member", "200.00"), ("oz", "observer", None)))
     call(host, "allocate", syndicate_id="perm", actor="ada", allocation_id="b", confirm=True,
-         opportunities=[{"opportunity_id": "x", "probability": 0.6, "odds": "2"}])
+         opportunities=[{"opportunity_id": "x", "probability": 0.6, "odds": 2}])
     call(host, "vote_create", syndicate_id="perm", actor="ada", proposal_id="open", title="open")
     call(host, "withdraw_request", syndicate_id="perm", actor="ada", request_id="pending", amount="5.00")
     return host

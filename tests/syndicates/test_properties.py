@@ -25,7 +25,7 @@ _HOSTS: dict[int, Any] = {}
 amounts = st.integers(min_value=1, max_value=500_000).map(lambda c: f"{D(c) / 100:.2f}")
 actions = st.one_of(
     st.tuples(st.just("deposit"), st.sampled_from(MEMBERS), amounts),
-    st.tuples(st.just("bet"), st.floats(min_value=0.05, max_value=0.95), st.sampled_from(["1.5", "2.0", "3.7", "11"]),
+    st.tuples(st.just("bet"), st.floats(min_value=0.05, max_value=0.95), st.sampled_from([1.5, 2.0, 3.7, 11.0]),
               st.sampled_from(["won", "lost", "void"])),
     st.tuples(st.just("withdraw"), st.sampled_from(MEMBERS), st.one_of(st.none(), amounts), st.booleans()),
     st.tuples(st.just("distribute"), st.sampled_from(["proportional", "equal", "performance", "tiered"]),

@@ -16,13 +16,13 @@ def test_worked_scenario(host: Host, fake_clock: Clock) -> None:
         ("alice", "admin", "1000.00"), ("bob", "member", "1000.00")), rules=OPEN_RULES)
     assert (s["nav"], s["units"], s["unit_value"]) == ("2000.00", "2000.00000000", "1.00000000")
 
-    def book(allocation_id: str, p: float, odds: str, budget: str) -> Any:
+    def book(allocation_id: str, p: float, odds: float, budget: str) -> Any:
         return call(host, "allocate", syndicate_id="club", actor="alice", allocation_id=allocation_id, method="equal",
                     budget=budget, opportunities=[{"opportunity_id": "o", "probability": p, "odds": odds}],
                     confirm=True)
 
     # A bet of 0.2 x 2,000 = 400.00 at 2.0 wins 800.00: NAV 2,400.00, unit value 2,400 / 2,000 = 1.2.
-    assert book("a1", 0.6, "2.0", "0.2")["total_stake"] == "400.00"
+    assert book("a1", 0.6, 2.0, "0.2")["total_stake"] == "400.00"
     won = call(host, "settle", syndicate_id="club", actor="alice", bet_id="a1/o", outcome="won")
     assert (won["returned"], won["pnl"], won["nav"], won["unit_value"]) == ("800.00", "400.00", "2400.00",
                                                                            "1.20000000")
@@ -31,7 +31,7 @@ def test_worked_scenario(host: Host, fake_clock: Clock) -> None:
     d = call(host, "deposit", syndicate_id="club", actor="carol", deposit_id="c1", amount="600.00")
     assert (d["units"], d["unit_value"], d["nav"]) == ("500.00000000", "1.20000000", "3000.00")
     # A bet of 0.1 x 3,000 = 300.00 loses: NAV 2,700.00, unit value 2,700 / 2,500 = 1.08.
-    assert book("a2", 0.5, "2.5", "0.1")["total_stake"] == "300.00"
+    assert book("a2", 0.5, 2.5, "0.1")["total_stake"] == "300.00"
     lost = call(host, "settle", syndicate_id="club", actor="alice", bet_id="a2/o", outcome="lost")
     assert (lost["pnl"], lost["nav"], lost["unit_value"]) == ("-300.00", "2700.00", "1.08000000")
     # Realised profit 400 - 300 = 100.00, split equally: 33.333... each; the odd cent goes to the

@@ -33,11 +33,11 @@ CREATE_EXAMPLE = {**_S, "name": "Example Syndicate", "currency": "USD", "founder
     {"member_id": "carol", "name": "Carol", "role": "member", "deposit": "1000.00"},
     {"member_id": "dave", "name": "Dave", "role": "observer"}]}
 _OPPORTUNITIES = [
-    {"opportunity_id": "ars-che-home", "probability": 0.55, "odds": "2.10", "sport": "football",
+    {"opportunity_id": "ars-che-home", "probability": 0.55, "odds": 2.10, "sport": "football",
      "market": "match_odds"},
-    {"opportunity_id": "lal-bos-away", "probability": 0.40, "odds": "2.80", "sport": "basketball",
+    {"opportunity_id": "lal-bos-away", "probability": 0.40, "odds": 2.80, "sport": "basketball",
      "market": "moneyline"},
-    {"opportunity_id": "nad-fed", "probability": 0.30, "odds": "2.50", "sport": "tennis", "market": "match_odds"}]
+    {"opportunity_id": "nad-fed", "probability": 0.30, "odds": 2.50, "sport": "tennis", "market": "match_odds"}]
 
 
 @hookimpl

@@ -31,7 +31,7 @@ import attrs
 
 from neural_trader.schema import param
 from neural_trader_plugins.syndicates.books import Books
-from neural_trader_plugins.syndicates.money import ZERO, cents_down, plain
+from neural_trader_plugins.syndicates.money import ZERO, cents_down
 
 D = decimal.Decimal
 
@@ -54,7 +54,7 @@ class Opportunity:
 
     opportunity_id: str = param(pattern=_NAME, pattern_hint=_NAME_HINT, description="your id of the opportunity")
     probability: float = param(gt=0, lt=1, description="your probability that it wins")
-    odds: D = param(gt=1, le=1000, description="decimal odds (stake included)")
+    odds: float = param(gt=1, le=1000, description="decimal odds (stake included)")
     sport: str = param(default="other", pattern=_NAME, pattern_hint=_NAME_HINT, description="e.g. football")
     market: str = param(default="other", pattern=_NAME, pattern_hint=_NAME_HINT, description="e.g. match_odds")
 
@@ -65,7 +65,7 @@ class AllocationLine:
     sport: str
     market: str
     probability: float
-    odds: D
+    odds: float
     edge: float = param(description="expected profit per unit staked, p x odds - 1")
     full_kelly: float = param(unit="fraction", description="(b p - q) / b with b = odds - 1")
     requested: D = param(unit="money", description="the method's stake before the rules")
@@ -126,8 +126,8 @@ def _raw_fractions(opportunities: list[Opportunity], method: Method, kelly_fract
                    budget: float) -> tuple[list[float], list[float], list[float]]:
     from neural_trader_plugins.sports.kelly import kelly_single
 
-    edges = [o.probability * float(o.odds) - 1.0 for o in opportunities]
-    fulls = [kelly_single(o.probability, float(o.odds)).full_kelly for o in opportunities]
+    edges = [o.probability * o.odds - 1.0 for o in opportunities]
+    fulls = [kelly_single(o.probability, o.odds).full_kelly for o in opportunities]
     if method is Method.KELLY:
         raw = [float(kelly_fraction) * max(f, 0.0) for f in fulls]
         return raw, edges, fulls
@@ -136,7 +136,7 @@ def _raw_fractions(opportunities: list[Opportunity], method: Method, kelly_fract
     elif method is Method.PROPORTIONAL:
         scores = [max(e, 0.0) for e in edges]
     else:
-        scores = [max(e, 0.0) / (o.probability * (1 - o.probability) * float(o.odds) ** 2)
+        scores = [max(e, 0.0) / (o.probability * (1 - o.probability) * o.odds ** 2)
                   for e, o in zip(edges, opportunities, strict=True)]
     total = sum(scores)
     raw = [budget * s / total if total > 0 else 0.0 for s in scores]
@@ -181,6 +181,6 @@ def allocate(books: Books, opportunities: list[Opportunity], method: Method, now
         daily_left -= stake
         cash_left -= stake
         lines.append(AllocationLine(opportunity_id=opp.opportunity_id, sport=opp.sport, market=opp.market,
-                                    probability=opp.probability, odds=plain(opp.odds), edge=edge, full_kelly=full,
+                                    probability=opp.probability, odds=opp.odds, edge=edge, full_kelly=full,
                                     requested=requested, stake=stake, limited_by=limited_by))
     return lines, state

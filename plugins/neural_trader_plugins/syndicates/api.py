@@ -395,7 +395,7 @@ class AllocateParams(SimulateParams):
 def _allocation_result(data: dict[str, Any]) -> AllocationResult:
     lines = [allocation.AllocationLine(
         opportunity_id=li["opportunity_id"], sport=li["sport"], market=li["market"], probability=li["probability"],
-        odds=D(li["odds"]), edge=li["edge"], full_kelly=li["full_kelly"], requested=money(li["requested"]),
+        odds=float(li["odds"]), edge=li["edge"], full_kelly=li["full_kelly"], requested=money(li["requested"]),
         stake=money(li["stake"]), limited_by=li["limited_by"]) for li in data["lines"]]
     return AllocationResult(allocation_id=data["allocation_id"], method=data["method"], placed=True,
                             bankroll=money(data["bankroll"]), lines=lines, total_stake=sum((li.stake for li in lines), ZERO),
@@ -436,7 +436,7 @@ class Outcome(enum.StrEnum):
 class SettleParams(SyndicateParams):
     bet_id: str = param(min_len=3, max_len=200, description="a bet syndicate.allocate booked")
     outcome: Outcome = param(description="won (returns stake x odds), lost (nothing) or void (the stake back)")
-    commission: D = param(default=D(0), ge=0, le=0.5, unit="fraction",
+    commission: D = param(default=D(0), ge=0, le=1, unit="fraction",
                           description="exchange commission on net winnings (0.02 = 2 %)")
 
 
@@ -506,10 +506,10 @@ class DistributeParams(SyndicateParams):
     model: distribution.Model = param(default=distribution.Model.PROPORTIONAL,
                                       description="proportional (to units), equal, performance, tiered or hybrid")
     hybrid_weights: HybridWeights | None = param(default=None, description="the hybrid model's mix")
-    performance_fee: D = param(default=D(0), ge=0, le=0.5, unit="fraction",
+    performance_fee: D = param(default=D(0), ge=0, le=1, unit="fraction",
                                description="share of the gross paid to fee_recipient")
     fee_recipient: str | None = _member("who receives the performance fee (default the actor)", default=None)
-    reserve: D = param(default=D(0), ge=0, le=0.5, unit="fraction",
+    reserve: D = param(default=D(0), ge=0, le=1, unit="fraction",
                        description="share of the gross kept in the pool as operations reserve")
     preview: bool = param(default=True, description="true (default): show the split, pay nothing; false: pay it "
                                                     "(needs confirm)")

@@ -96,6 +96,7 @@ class Bet:
     sport: str
     market: str
     probability: float
+    #: Decimal odds as the stake record wrote them (a float's shortest text, read as a Decimal).
     odds: D
     amount: D
     placed_at: dt.datetime
