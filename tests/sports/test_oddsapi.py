@@ -148,3 +148,19 @@ def test_compare_providers_matches_the_same_match_across_sources(nt_host: Host, 
     assert ("oddsapi", "unibet_eu") in providers and ("football_data", "pinnacle") in providers
     best = next(p for p in got["providers"] if p["source"] == "oddsapi" and p["bookmaker"] == "pinnacle")
     assert best["best_share"] == pytest.approx(2 / 3)    # best on the draw and City; BetVictor's 10.5 beats 9.72
+
+
+def _prices(got: dict) -> set[tuple]:
+    return {(b["key"], m["key"], p["outcome"], p["point"], p["decimal"])
+            for e in got["events"] for b in e["bookmakers"] for m in b["markets"] for p in m["prices"]}
+
+
+def test_a_spent_quota_serves_the_stored_prices_labelled(nt_host: Host, replay: Replay) -> None:
+    replay.answers = [recorded("odds_soccer_epl_decimal.json"), recorded("error_401_out_of_credits.json")]
+    live = nt_host.call("sports.odds", {"source": "oddsapi", "sport": "soccer_epl", "markets": ["h2h", "totals"]})
+    assert live["cached_at"] is None
+    served = nt_host.call("sports.odds", {"source": "oddsapi", "sport": "soccer_epl", "markets": ["h2h", "totals"]})
+    assert served["cached_at"] is not None and served["note"].startswith("CACHED") and "reset" in served["note"]
+    assert _prices(served) == _prices(live)
+    with pytest.raises(OddsApiQuotaExhausted):            # nothing stored for this sport: the error itself
+        nt_host.call("sports.odds", {"source": "oddsapi", "sport": "basketball_nba"})

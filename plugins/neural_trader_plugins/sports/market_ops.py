@@ -275,6 +275,8 @@ class OddsResult:
     events: list[EventView]
     quota: QuotaView | None
     recorded: int = param(description="prices stored for odds.movement (network sources only)")
+    cached_at: dt.datetime | None = param(default=None, description=(
+        "set when the provider refused (quota spent) and these are the prices stored at this time, not live ones"))
     note: str
 
 
@@ -287,10 +289,33 @@ def _query(params: OddsParams | EventOddsParams, **extra: object) -> OddsQuery:
 
 
 async def _odds(ctx: Context, source_name: str, query: OddsQuery, odds_format: OddsFormat) -> OddsResult:
+    from neural_trader_plugins.sports.oddsapi import OddsApiQuotaExhausted
+
     source = odds_source(ctx.host, source_name)
-    page = await source.odds(SourceContext(ctx.host), query)
+    try:
+        page = await source.odds(SourceContext(ctx.host), query)
+    except OddsApiQuotaExhausted as exc:
+        cached = _cached(ctx, source_name, query)
+        if cached is None:
+            raise
+        return OddsResult(source=cached.source, events=[event_view(e, odds_format) for e in cached.events],
+                          quota=None, recorded=0, cached_at=cached.fetched_at,
+                          note=f"CACHED: stored prices from {cached.fetched_at:%Y-%m-%d %H:%M} UTC, not live: {exc}")
     return OddsResult(source=page.source, events=[event_view(e, odds_format) for e in page.events],
                       quota=quota_view(page.quota), recorded=record(ctx, page, network=source.network), note=page.note)
+
+
+def _cached(ctx: Context, source: str, query: OddsQuery) -> OddsPage | None:
+    """The last stored prices of the query's sport, markets and bookmakers, or None."""
+    from neural_trader_plugins.sports.history import latest_page
+
+    page = latest_page(ctx.host.services.storage, source=source, sport=query.sport, markets=query.markets,
+                       limit_events=query.limit)
+    if page is None or not query.bookmakers:
+        return page
+    books = set(query.bookmakers)
+    return attrs.evolve(page, events=tuple(attrs.evolve(e, bookmakers=tuple(b for b in e.bookmakers if b.key in books))
+                                           for e in page.events))
 
 
 async def sports_odds(params: OddsParams, ctx: Context) -> OddsResult:
