@@ -192,6 +192,11 @@ async def test_collect_from_every_frontend(nt_host: Host, nt_cli: Any, nt_mcp: A
     assert got["stored_known"] == got["fetched"]  # each run again: the stories are stored already
     listed = await call_everywhere("news.collect.status", {}, cli=nt_cli, mcp=nt_mcp, rest=nt_rest)
     assert [c["collector_id"] for c in listed["collectors"]] == [got["collector_id"]]
+    forever = {"symbols": ["AAPL"], "sources": ["rss"], "wait": True}
+    response = await nt_rest.post("/v1/news/collect/start", json=forever)
+    assert response.status_code == 422 and "max_runs" in response.text
+    called = await nt_mcp.call_tool("news_collect_start", forever)
+    assert called.is_error and "max_runs" in called.content[0].text
 
 
 @pytest.mark.parametrize(("name", "params", "error", "words"), [

@@ -42,8 +42,9 @@ class StartParams:
                                                                                "(default: until stopped)")
     name: str = param(default="", max_len=100, pattern=r"^[\w .-]*$", description=(
         "tells apart two collectors of the same settings"))
-    wait: bool = param(default=False, description="answer when the collector ends (max_runs, or a stop); a CLI "
-                                                  "run collects until interrupted")
+    wait: bool = param(default=False, description="answer when the collector ends (max_runs, or a stop); over "
+                                                  "REST and MCP only with max_runs; a CLI run without it "
+                                                  "collects until interrupted")
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +135,10 @@ async def start(params: StartParams, ctx: Context) -> Started:
     symbols = _symbols(params.symbols)
     if not symbols and not params.query:
         raise NtUserError("name symbols or a query to collect news about", details={"path": "$.symbols"})
+    if params.wait and params.max_runs is None and ctx.frontend in ("rest", "mcp"):
+        raise NtUserError("wait without max_runs would hold this request until the collector is stopped: give "
+                          "max_runs, or start it without wait and follow news.collect.status",
+                          details={"path": "$.max_runs"})
     _model(ctx, params.model)
     if params.sources is not None:
         from .gathering import choose_sources
