@@ -32,7 +32,7 @@ def closing(home: str, column: str) -> D:
 
 
 def leg(event: str, selection: str, odds: str, **extra: Any) -> dict[str, Any]:
-    return {"event_id": event, "selection": selection, "odds": odds, **extra}
+    return {"event_id": event, "selection": selection, "odds": float(odds), **extra}
 
 
 def place(host: Host, coid: str, legs: list[dict[str, Any]], stake: str = "10", **extra: Any) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def test_real_money_is_refused(nt_host: Host, monkeypatch: pytest.MonkeyPatch) -
 def test_settlement_from_the_season_and_the_record(nt_host: Host) -> None:
     place(nt_host, "single-won", [leg(ARSENAL, "home", "1.15")], stake="20")           # 2-1: won
     place(nt_host, "single-lost", [leg(BRENTFORD, "home", "4.5")], stake="10")         # 2-4: lost
-    place(nt_host, "over", [leg(BRENTFORD, "over", "1.5", market="totals", line="2.5")], stake="10")   # 6 goals
+    place(nt_host, "over", [leg(BRENTFORD, "over", "1.5", market="totals", line=2.5)], stake="10")   # 6 goals
     place(nt_host, "acca", [leg(ARSENAL, "home", "1.12"), leg(BURNLEY, "away", "1.4")], stake="5")    # both won
     place(nt_host, "acca-lost", [leg(ARSENAL, "draw", "10"), leg(BURNLEY, "away", "1.4")], stake="5")
     place(nt_host, "elsewhere", [leg("nba:2024-01-01:x:y", "home", "1.9", sport="basketball_nba")], stake="5")
@@ -162,7 +162,7 @@ def test_settlement_from_the_season_and_the_record(nt_host: Host) -> None:
 
 def test_a_result_given_inline_settles_and_void_lines_refund(nt_host: Host) -> None:
     place(nt_host, "nba", [leg("nba:2024-01-01:x:y", "home", "1.9", sport="basketball_nba")], stake="10")
-    place(nt_host, "push", [leg("hockey:1", "over", "1.9", market="totals", line="5", sport="icehockey_nhl")],
+    place(nt_host, "push", [leg("hockey:1", "over", "1.9", market="totals", line=5, sport="icehockey_nhl")],
           stake="10")
     got = nt_host.call("sports.settle", {"season": None, "results": [
         {"event_id": "nba:2024-01-01:x:y", "home_goals": 99, "away_goals": 101},

@@ -138,7 +138,7 @@ def test_value_backtest_bets_where_the_model_beats_the_market(nt_host: Host) -> 
     for b in flat["bets"]:
         r = prices[b["event_id"]]
         opening = [float(r["PSH"]), float(r["PSD"]), float(r["PSA"])]
-        k = "home draw away".split().index(b["selection"])
+        k = ["home", "draw", "away"].index(b["selection"])
         assert b["odds"] == opening[k] and b["closing_odds"] == float(r[["PSCH", "PSCD", "PSCA"][k]])
         fair = remove_margin(opening, "shin").probabilities
         assert b["probability"] - fair[k] > 0.03 and b["probability"] * b["odds"] - 1 > 0
@@ -192,7 +192,9 @@ def test_simulate_bounds_its_work(nt_host: Host) -> None:
         nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "n_bets": 10_000, "n_paths": 100_000,
                                          "stake": 1})
     with pytest.raises(NtUserError, match="stake"):
-        nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0})
+        nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "stake": 2000, "bankroll": 1000})
+    with pytest.raises(NtUserError, match="fraction 1"):
+        nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "staking": "fraction", "fraction": 1})
     with pytest.raises(NtValidationError, match="probability"):
         nt_host.call("sports.simulate", {"probability": 1.0, "odds": 2.0, "stake": 1})
 

@@ -22,7 +22,7 @@ MIGRATIONS = MigrationBranch(name="sportsbook", versions=Path(__file__).parent /
                              metadata="neural_trader_plugins.sports.book.tables:metadata")
 
 _LEG = {"event_id": "E0:2024-05-19:Arsenal:Everton", "sport": "soccer_epl", "market": "h2h", "selection": "home",
-        "odds": "1.12"}
+        "odds": 1.12}
 
 
 @hookimpl

@@ -63,13 +63,20 @@ class LegParams:
                        description="the sport key (The Odds API's), for the per-sport exposure limit")
     market: Market = param(default=Market.H2H, description="h2h (1X2: home, draw, away) or totals (over, under line)")
     selection: Selection = param(description="home, draw or away (h2h); over or under (totals)")
-    odds: D = param(gt=1, le=10000, description="decimal odds taken (stake included), > 1")
-    line: D | None = param(default=None, gt=0, le=100, description="totals only: the goal line, e.g. 2.5")
+    odds: float = param(gt=1, le=10000, description="decimal odds taken (stake included), > 1, as quoted (1.85)")
+    line: float | None = param(default=None, gt=0, le=100, description="totals only: the goal line, e.g. 2.5")
 
 
 def _legs(legs: list[LegParams]) -> tuple[ledger.Leg, ...]:
     return tuple(ledger.Leg(event_id=g.event_id.strip(), sport=g.sport, market=g.market.value,
-                            selection=g.selection.value, odds=g.odds, line=g.line) for g in legs)
+                            selection=g.selection.value, odds=_exact(g.odds),
+                            line=None if g.line is None else _exact(g.line)) for g in legs)
+
+
+def _exact(value: float) -> D:
+    """A price as written: repr gives the shortest decimal that reads back as the float (1.85, not
+    1.850000000000000088...)."""
+    return D(repr(float(value)))
 
 
 @attrs.frozen(kw_only=True)
@@ -150,7 +157,7 @@ def bet(params: BetParams, ctx: Context) -> BetResult:
     if not params.validate_only and params.client_bet_id is None:
         raise NtUserError("client_bet_id is needed to place a bet (it makes retries safe): give one, e.g. "
                           "my-bet-0001", details={"field": "client_bet_id"})
-    request = ledger.BetRequest(client_bet_id=params.client_bet_id or "preview", account=params.account,
+    request = ledger.BetRequest(client_bet_id=params.client_bet_id or "", account=params.account,
                                 legs=_legs(params.legs), stake=params.stake)
     sportsbook = book(ctx)
     if params.validate_only:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
-from neural_trader.errors import NtUserError
+from neural_trader.errors import NtLimitExceeded, NtUserError
 from neural_trader_plugins.sports.book import goals
 from neural_trader_plugins.sports.book.seasons import before, event_id, results_of
 from neural_trader_plugins.sports.football_data import Match, OneXTwo
@@ -41,6 +41,8 @@ from neural_trader_plugins.sports.margins import remove_margin
 __all__ = ["Priced", "StrategyResult", "backtest", "evaluate", "walk_forward"]
 
 OUTCOMES = ("home", "draw", "away")
+#: The most model fits one walk-forward run makes (a season refitted weekly needs about 30).
+MAX_FITS = 40
 _RESULT = {"H": 0, "D": 1, "A": 2}
 
 
@@ -62,10 +64,19 @@ def walk_forward(matches: Sequence[Match], *, start: dt.date | None, end: dt.dat
     window = [m for m in matches if (start is None or m.date >= start) and (end is None or m.date <= end)]
     priced: list[Priced] = []
     skipped = 0
+    days = sorted({m.date for m in window})
+    fits, last = 0, None
+    for day in days:
+        if last is None or (day - last).days >= refit_every_days:
+            fits, last = fits + 1, day
+    if fits > MAX_FITS:
+        raise NtLimitExceeded(f"the window from {days[0]} to {days[-1]} needs {fits} model fits at refit_every_days "
+                              f"{refit_every_days}; at most {MAX_FITS}: refit less often or narrow start/end",
+                              details={"field": "refit_every_days", "asked": fits, "limit": MAX_FITS})
     model: goals.GoalModel | None = None
     fitted_on: dt.date | None = None
     trained_on = 0
-    for day in sorted({m.date for m in window}):
+    for day in days:
         todays = [m for m in window if m.date == day]
         if model is None or fitted_on is None or (day - fitted_on).days >= refit_every_days:
             history = before(matches, day)

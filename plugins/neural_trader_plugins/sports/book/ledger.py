@@ -38,6 +38,8 @@ __all__ = ["MAX_LEGS", "Bet", "BetRequest", "EventResult", "Leg", "Limits", "Spo
 D = decimal.Decimal
 CENT = D("0.01")
 MAX_LEGS = 20
+#: The longest odds a bet may have (a multiple's product of odds).
+MAX_ODDS = D(1_000_000)
 MARKETS = {"h2h": ("home", "draw", "away"), "totals": ("over", "under")}
 #: Key of the PostgreSQL advisory lock that serialises bet placement ("NTSPBOOK").
 _PG_LOCK = int.from_bytes(b"NTSPBOOK", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -85,7 +87,7 @@ class Leg:
 
 @attrs.frozen(kw_only=True)
 class BetRequest:
-    """A bet to check or place; ``client_bet_id`` is the idempotency key."""
+    """A bet to check or place; ``client_bet_id`` is the idempotency key ("" for a preview without one)."""
 
     client_bet_id: str
     account: str
@@ -114,6 +116,9 @@ class BetRequest:
         for i, leg in enumerate(self.legs):
             leg.check(f"legs[{i}]")
         _money(self.stake, "stake")
+        if self.odds > MAX_ODDS:
+            raise NtUserError(f"legs: the bet's odds (their product) are {self.odds:.6g}, above the book's "
+                              f"{MAX_ODDS}: fewer or shorter legs", details={"field": "legs"})
 
     def fingerprint(self) -> dict[str, Any]:
         return {"account": self.account, "stake": str(self.stake.quantize(CENT)),
@@ -347,7 +352,7 @@ class Sportsbook:
         id already used for this same bet returns that bet; for another bet it is a conflict."""
         request.check()
         with self.storage.session() as session:
-            stored = self._replay(session, request)
+            stored = self._replay(session, request) if request.client_bet_id else None
             if stored is not None:
                 return stored
             self._check_limits(session, request, self.clock())

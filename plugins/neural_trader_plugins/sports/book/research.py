@@ -274,9 +274,10 @@ class SimulateParams:
     bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money")
     staking: SimStaking = param(default=SimStaking.FLAT, description=(
         "flat: stake each bet; fraction: fraction of the current bankroll; kelly: fraction x the Kelly stake"))
-    stake: float | None = param(default=None, gt=0, le=1e12, unit="money", description="flat staking's stake")
-    fraction: float | None = param(default=None, gt=0, le=1, unit="fraction",
-                                   description="fraction or kelly staking's multiplier")
+    stake: float | None = param(default=None, gt=0, le=1e12, unit="money",
+                                description="flat staking's stake (default 1% of the bankroll)")
+    fraction: float | None = param(default=None, gt=0, le=1, unit="fraction", description=(
+        "fraction staking: the share of the bankroll (default 0.01); kelly: the multiplier of full Kelly (default 0.5)"))
     ruin_fraction: float = param(default=0.0, ge=0, lt=1, unit="fraction", description=(
         "a path is ruined (stops) at or below this share of the starting bankroll (flat: also below the stake)"))
     seed: int = param(default=0, ge=0, le=2**32 - 1, description="random seed: the same seed, the same paths")
@@ -311,8 +312,10 @@ class SimulateResult:
 def simulate(params: SimulateParams, ctx: Context) -> SimulateResult:
     from neural_trader_plugins.sports.book import simulate as mc
 
+    stake = params.bankroll / 100 if params.stake is None else params.stake
+    fraction = params.fraction if params.fraction is not None else 0.01 if params.staking is SimStaking.FRACTION else 0.5
     s = mc.simulate(probability=params.probability, odds=params.odds, n_bets=params.n_bets, n_paths=params.n_paths,
-                    bankroll=params.bankroll, staking=params.staking.value, stake=params.stake, fraction=params.fraction,
+                    bankroll=params.bankroll, staking=params.staking.value, stake=stake, fraction=fraction,
                     ruin_fraction=params.ruin_fraction, seed=params.seed)
     chart = None
     if params.chart:

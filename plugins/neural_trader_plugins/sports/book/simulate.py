@@ -92,13 +92,19 @@ def simulate(*, probability: float, odds: float, n_bets: int, n_paths: int, bank
             alive &= wealth >= amount
         amount = np.where(alive, amount, 0.0)
         placed += alive
-        wealth = wealth + np.where(won, amount * b, -amount)
+        with np.errstate(over="ignore", invalid="ignore"):
+            wealth = wealth + np.where(won, amount * b, -amount)
         peak = np.maximum(peak, wealth)
-        drawdown = np.maximum(drawdown, 1.0 - wealth / peak)
+        with np.errstate(over="ignore", invalid="ignore"):
+            drawdown = np.maximum(drawdown, 1.0 - wealth / peak)
         alive &= wealth > floor
         if (i + 1) % every == 0 or i + 1 == n_bets:
             steps.append(i + 1)
-            bands.append(np.percentile(wealth, PERCENTILES))
+            with np.errstate(over="ignore", invalid="ignore"):
+                bands.append(np.percentile(wealth, PERCENTILES))
+    if not np.isfinite(wealth).all():
+        raise NtUserError("the bankroll outgrows floating point on some path (too many bets at these odds and "
+                          "stakes): simulate fewer bets, or a smaller fraction", details={"field": "n_bets"})
     ruined = wealth <= floor
     if f is None:
         ruined |= wealth < stake
