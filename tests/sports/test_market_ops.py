@@ -174,3 +174,13 @@ async def test_the_same_answer_from_every_frontend(nt_host: Host, nt_cli: Any, n
     for name, params in (("sports.arbitrage", {"sport": "soccer_epl", **SEASON, "top": 2}),
                          ("odds.movement", {"sport": "soccer_epl", "event": EVENT, "bookmaker": "pinnacle"})):
         await call_everywhere(name, params, cli=nt_cli, mcp=nt_mcp, rest=nt_rest)
+
+
+def test_with_nothing_configured_the_shipped_seasons_are_read(nt_host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_trader_plugins.sports.sources import EMBEDDED_DIR
+
+    if not any(EMBEDDED_DIR.glob("*.csv")):
+        pytest.skip("this checkout ships no football-data seasons in the package")
+    monkeypatch.delenv("NT_FOOTBALL_DATA_DIR")
+    got = nt_host.call("sports.event_odds", {"sport": "soccer_epl", "event": EVENT})
+    assert got["events"][0]["home_team"] == "Burnley"

@@ -131,18 +131,28 @@ def _check_stage(source: str, stages: tuple[str, ...], stage: str | None) -> str
 
 
 # -- football_data: local files (the offline default) ----------------------------------------------------
+#: football-data seasons shipped inside the package (by the sportsbook pack), read when nothing is configured.
+EMBEDDED_DIR = Path(__file__).resolve().parent / "book" / "data"
+
+
 @attrs.frozen(kw_only=True)
 class FootballDataSource:
     name: str = "football_data"
     summary: str = ("football-data.co.uk results and opening/closing odds, CSV files in a local folder "
-                    "(NT_FOOTBALL_DATA_DIR, default <data_dir>/football-data): the offline default")
+                    "(NT_FOOTBALL_DATA_DIR, default <data_dir>/football-data, else the seasons the package ships): "
+                    "the offline default")
     network: bool = False
     stages: tuple[str, ...] = ("closing", "opening")
     files: FootballDataFiles = attrs.field(factory=FootballDataFiles, eq=False, repr=False)
 
     def folder(self, ctx: SourceContext) -> Path:
+        """``NT_FOOTBALL_DATA_DIR``; else ``<data_dir>/football-data`` once it exists; else the seasons
+        shipped in the package (the sportsbook's ``book/data``: E0 2018/19 and 2023/24), if any."""
         configured = ctx.setting("football_data", "dir")
-        return Path(configured).expanduser() if configured else Path(ctx.host.settings.data_dir) / "football-data"
+        if configured:
+            return Path(configured).expanduser()
+        own = Path(ctx.host.settings.data_dir) / "football-data"
+        return own if own.is_dir() or not EMBEDDED_DIR.is_dir() else EMBEDDED_DIR
 
     def _note(self, ctx: SourceContext, found: int) -> str:
         # The folder's path is the server's business: the note names the setting, not the path.
