@@ -164,3 +164,13 @@ def test_a_spent_quota_serves_the_stored_prices_labelled(nt_host: Host, replay: 
     assert _prices(served) == _prices(live)
     with pytest.raises(OddsApiQuotaExhausted):            # nothing stored for this sport: the error itself
         nt_host.call("sports.odds", {"source": "oddsapi", "sport": "basketball_nba"})
+
+
+@pytest.mark.parametrize(("code", "status", "error", "field"), [
+    ("UNKNOWN_SPORT", 404, NtUserError, "sport"), ("INVALID_REGION", 422, NtUserError, "regions"),
+    ("INVALID_ODDS_FORMAT", 422, NtUserError, "odds_format"), ("MISSING_KEY", 401, NtProviderAuthError, "NT_ODDS_API_KEY"),
+])
+def test_other_documented_codes_name_the_field(code: str, status: int, error: type, field: str) -> None:
+    found = oddsapi.error_for({"message": "refused", "error_code": code}, status)
+    assert isinstance(found, error) and field in str(found)
+    assert oddsapi.error_for([], 200) is None and oddsapi.error_for({"message": "x"}, 503) is None
