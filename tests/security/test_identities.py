@@ -137,3 +137,38 @@ async def test_object_level_checks_hold_over_mcp_http(security_host: Host, trade
     assert got["isError"] and "alice-mcp" in got["content"][0]["text"]
     alices = mcp_result(mcp_call(mcp_http, "orders_list", {}, traders["alice"]))["structuredContent"]["orders"]
     assert [o["client_order_id"] for o in alices] == ["alice-mcp"]
+
+
+def test_identity_store_and_revocations_on_every_backend(storage: object, tmp_path: object) -> None:
+    """The identities and revoked_tokens tables on SQLite and PostgreSQL (the ``storage`` fixture)."""
+    import datetime as dt
+
+    from neural_trader.errors import NtConflict, NtUnauthorized, NtUserError
+    from neural_trader.services.identity import IdentityStore
+    from neural_trader.services.tokens import TokenVerifier
+
+    from .conftest import settings_for
+
+    store = IdentityStore(storage, cache_ttl=0)  # type: ignore[arg-type]
+    created = store.create("Svc-1", roles=["viewer", "trader"], kind="service")
+    assert (created.name, created.roles, created.scopes) == ("svc-1", ("trader", "viewer"), ("read", "trade"))
+    with pytest.raises(NtConflict):
+        store.create("svc-1", roles=[])
+    with pytest.raises(NtUserError, match="unknown role"):
+        store.create("svc-2", roles=["root"])
+    with pytest.raises(NtUserError, match="no ':'"):
+        store.create("a:b", roles=[])
+    assert [r.name for r in store.list()] == ["svc-1"]
+    assert store.disable("svc-1").disabled_at is not None and store.enable("svc-1").active
+    assert store.revoke_tokens("svc-1").tokens_valid_after is not None
+    key = Identity(name="svc-1", scopes=frozenset({ADMIN}), key_id="0123456789ab")
+    assert store.apply(key).scopes == {READ, TRADE}
+    store.disable("svc-1")
+    with pytest.raises(NtUnauthorized, match="disabled"):
+        store.apply(key)
+    verifier = TokenVerifier(settings_for(tmp_path), storage, store)  # type: ignore[arg-type]
+    verifier.revoke("jti-1", subject="svc-1")
+    verifier.revoke("jti-1", subject="svc-1")  # twice: the first stands
+    verifier.revoke("jti-old", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert verifier.is_revoked("jti-1") and not verifier.is_revoked("jti-2")
+    assert verifier.purge_expired() == 1

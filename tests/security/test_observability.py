@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,14 @@ EXPORTER = InMemorySpanExporter()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _tracer_provider() -> None:
+def _tracer_provider() -> Iterator[None]:
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))  # type: ignore[union-attr]
+    yield
+    EXPORTER.shutdown()  # later tests' spans are dropped, not kept in memory
 
 
 @attrs.frozen(kw_only=True)
