@@ -54,10 +54,18 @@ class Metrics:
         self.latency = Histogram("nt_request_duration_seconds", "Operation call latency",
                                  ["operation", "frontend"], buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_HostCollector(host))
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, operation: str, frontend: str, status: int, seconds: float) -> None:
-        self.requests.labels(operation, frontend, str(status)).inc()
-        self.latency.labels(operation, frontend).observe(seconds)
+        # Label children are looked up once per (operation, frontend, status): the hot path is two adds.
+        key = (operation, frontend, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(operation, frontend, str(status)),
+                        self.latency.labels(operation, frontend))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

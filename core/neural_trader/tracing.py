@@ -27,8 +27,15 @@ TRACER_NAME = "neural_trader"
 _configured = False
 
 
+_TRACER: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """The host's tracer (a proxy until a provider is installed, then that provider's)."""
+    global _TRACER
+    if _TRACER is None:
+        _TRACER = trace.get_tracer(TRACER_NAME)
+    return _TRACER
 
 
 @contextlib.contextmanager
