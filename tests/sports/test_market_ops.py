@@ -184,3 +184,11 @@ def test_with_nothing_configured_the_shipped_seasons_are_read(nt_host: Host, mon
     monkeypatch.delenv("NT_FOOTBALL_DATA_DIR")
     got = nt_host.call("sports.event_odds", {"sport": "soccer_epl", "event": EVENT})
     assert got["events"][0]["home_team"] == "Burnley"
+
+
+def test_lines_that_can_push_carry_a_caveat(nt_host: Host) -> None:
+    quotes = [{"event": "e", "market": "totals", "line": line, "bookmaker": b, "outcome": o, "odds": 2.1}
+              for line in (2.5, 3.0, 2.25) for b, o in (("x", "Over"), ("y", "Under"))]
+    got = nt_host.call("sports.arbitrage", {"quotes": quotes})
+    caveats = {a["line"]: a["caveat"] for a in got["opportunities"]}
+    assert caveats[2.5] == "" and "refunded" in caveats[3.0] and "quarter" in caveats[2.25]

@@ -90,6 +90,7 @@ class ArbitrageView:
     payout: Decimal = param(unit="money", description="guaranteed return: the smallest leg's payout")
     profit: Decimal = param(unit="money", description="payout - total_stake")
     roi: float = param(unit="fraction", description="profit / total_stake")
+    caveat: str = param(description="when the line can land exactly (a push) or is an Asian quarter line")
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +151,17 @@ def groups_from_quotes(quotes: list[QuoteIn]) -> Groups:
     return groups
 
 
+def line_caveat(market: str, line: float | None) -> str:
+    """Half-point lines settle win or lose; others do not, and the sure profit shrinks."""
+    if line is None or market == "h2h" or (line * 2) % 2 == 1:
+        return ""
+    if line % 1 == 0:
+        return ("whole-number line: if the result lands on it both legs are refunded (no loss, no profit); "
+                "the profit shown needs the line not to land")
+    return ("quarter line (an Asian handicap split over two lines): if the result lands next to it one leg "
+            "half-wins or half-loses, so the profit shown can be halved (never a loss)")
+
+
 def _stakes(best: np.ndarray, booksum: float, total: Decimal) -> tuple[list[Decimal], list[Decimal]]:
     stakes = [(total * Decimal(repr(1.0 / float(o) / booksum))).quantize(_CENT, ROUND_HALF_EVEN) for o in best]
     payouts = [(s * Decimal(repr(float(o)))).quantize(_CENT, ROUND_HALF_EVEN) for s, o in zip(stakes, best, strict=True)]
@@ -197,7 +209,7 @@ def scan_groups(groups: Groups, *, total_stake: Decimal, only_arbitrage: bool, t
         views.append(ArbitrageView(
             event=event, market=MarketKey(market), line=line, booksum=booksum, margin=1.0 - booksum,
             is_arbitrage=booksum < 1.0, total_stake=staked, payout=paid, profit=paid - staked,
-            roi=float((paid - staked) / staked) if staked else 0.0,
+            roi=float((paid - staked) / staked) if staked else 0.0, caveat=line_caveat(market, line),
             legs=[LegView(outcome=name, bookmaker=book_names[int(j)], odds=float(o), stake=s, payout=p)
                   for name, j, o, s, p in zip(outcome_names[key], who, best, stakes, payouts, strict=True)]))
     return views, complete, arbs
