@@ -33,7 +33,7 @@ __all__ = ["CACHE_SIZE", "Predictor", "clear_cache", "predictor", "providers", "
 CACHE_SIZE = 32
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
-_cache: OrderedDict[tuple[str, int, int, tuple[str, ...]], Any] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int, tuple[str, ...]], tuple[Any, str]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -62,27 +62,33 @@ def session(path: Path, sha256: str | None = None) -> Any:
     chosen = tuple(providers())
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size, chosen)
     with _lock:
-        if key in _cache:
+        cached = _cache.get(key)
+        if cached is not None:
             _cache.move_to_end(key)
-            return _cache[key]
+    graph = path.read_bytes() if cached is None else b""
+    digest = hashlib.sha256(graph).hexdigest() if cached is None else cached[1]
+    if sha256 is not None and digest != sha256:
+        raise NtUserError(f"{path} is corrupt (its SHA-256 is not the one recorded when it was written); rewrite it "
+                          "with neural.export or retrain the model")
+    if cached is None:
+        cached = (_new_session(ort, path, graph, chosen), digest)
+        with _lock:
+            _cache[key] = cached
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return cached[0]
+
+
+def _new_session(ort: Any, path: Path, graph: bytes, chosen: tuple[str, ...]) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    graph = path.read_bytes()
-    if sha256 is not None and hashlib.sha256(graph).hexdigest() != sha256:
-        raise NtUserError(f"{path} is corrupt (its SHA-256 is not the one recorded when it was written); rewrite it "
-                          "with neural.export or retrain the model")
     try:
-        sess = ort.InferenceSession(graph, sess_options=options, providers=list(chosen))
+        return ort.InferenceSession(graph, sess_options=options, providers=list(chosen))
     except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) with no common base
         raise NtUserError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {str(exc)[:160]}); rewrite "
                           "it with neural.export or retrain the model") from None
-    with _lock:
-        _cache[key] = sess
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return sess
 
 
 @attrs.frozen(kw_only=True, eq=False)
