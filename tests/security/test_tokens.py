@@ -227,3 +227,12 @@ async def test_protected_resource_metadata(security_host: Host, mcp_http: TestCl
     assert meta["bearer_methods_supported"] == ["header"]
     assert foreign.status_code == 403
     assert mcp_http.get("/.well-known/oauth-protected-resource/mcp").json()["resource"] == "http://127.0.0.1/mcp"
+
+
+async def test_rest_challenge_points_at_the_metadata(security_host: Host) -> None:
+    async with rest_client(security_host) as client:
+        missing = await client.get("/v1/system/ping")
+        bad = await client.get("/v1/system/ping", headers={"Authorization": "Bearer a.b.c"})
+    assert missing.headers["www-authenticate"] == ('Bearer realm="neural-trader", resource_metadata='
+                                                   '"http://127.0.0.1/.well-known/oauth-protected-resource"')
+    assert 'error="invalid_token"' in bad.headers["www-authenticate"]

@@ -55,6 +55,7 @@ from neural_trader.frontends.auth import (
     make_authenticator,
     protected_resource_metadata,
     query_token_problem,
+    www_authenticate,
 )
 from neural_trader.frontends.calls import admit, observed
 from neural_trader.health import service_checks
@@ -894,10 +895,17 @@ class _RestApi:
                     authorization: str | None, content_length: str | None, prefer: str | None,
                     request_id: str) -> Response:
         """One operation call: who, may they (scope, rate limit), then the body, then the call."""
-        problem = query_token_problem(query_string) if query_string else None
-        if problem is not None:
-            raise NtUnauthorized(problem)
-        identity = self.authenticate(authorization)
+        try:
+            problem = query_token_problem(query_string) if query_string else None
+            if problem is not None:
+                raise NtUnauthorized(problem)
+            identity = self.authenticate(authorization)
+        except NtUnauthorized as exc:
+            # RFC 9728 section 5.1: the challenge points at the protected-resource metadata.
+            base = self.settings.resource_url or str(request.base_url)
+            exc.headers = {"WWW-Authenticate": www_authenticate(  # type: ignore[attr-defined]
+                base, error="invalid_token" if authorization else None)}
+            raise
         # The scope and the rate limit are checked before the body or the query is even read: a caller
         # without the scope learns nothing about the parameters and costs us no parsing.
         await admit(self.host, op, identity)
