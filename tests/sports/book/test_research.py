@@ -193,6 +193,8 @@ def test_simulate_bounds_its_work(nt_host: Host) -> None:
                                          "stake": 1})
     with pytest.raises(NtUserError, match="stake"):
         nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "stake": 2000, "bankroll": 1000})
+    with pytest.raises(NtUserError, match="outgrows floating point"):
+        nt_host.call("sports.simulate", {"probability": 0.6, "odds": 50, "n_bets": 1575, "staking": "fraction"})
     with pytest.raises(NtUserError, match="fraction 1"):
         nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "staking": "fraction", "fraction": 1})
     with pytest.raises(NtValidationError, match="probability"):

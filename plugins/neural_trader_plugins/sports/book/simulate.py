@@ -26,6 +26,8 @@ __all__ = ["MAX_DRAWS", "Simulation", "simulate"]
 MAX_DRAWS = 5_000_000
 PERCENTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
 _BAND_POINTS = 200
+#: Bankrolls beyond this are refused: their variance would overflow a float.
+_LARGEST = 1e150
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +104,7 @@ def simulate(*, probability: float, odds: float, n_bets: int, n_paths: int, bank
             steps.append(i + 1)
             with np.errstate(over="ignore", invalid="ignore"):
                 bands.append(np.percentile(wealth, PERCENTILES))
-    if not np.isfinite(wealth).all():
+    if not (np.isfinite(wealth).all() and wealth.max() < _LARGEST):
         raise NtUserError("the bankroll outgrows floating point on some path (too many bets at these odds and "
                           "stakes): simulate fewer bets, or a smaller fraction", details={"field": "n_bets"})
     ruined = wealth <= floor
