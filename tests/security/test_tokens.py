@@ -236,3 +236,28 @@ async def test_rest_challenge_points_at_the_metadata(security_host: Host) -> Non
     assert missing.headers["www-authenticate"] == ('Bearer realm="neural-trader", resource_metadata='
                                                    '"http://127.0.0.1/.well-known/oauth-protected-resource"')
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+
+
+async def test_the_client_token_never_passes_the_mcp_guard(security_host: Host) -> None:
+    """What the SDK, the tools and any upstream call behind /mcp get: the caller, never its token."""
+    from neural_trader.frontends.auth import make_authenticator
+    from neural_trader.frontends.mcp import IDENTITY_SCOPE_KEY, REQUEST_ID_SCOPE_KEY, _Guard
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.update(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    token = hs256(claims())
+    guard = _Guard(app, security_host, make_authenticator(security_host))
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://127.0.0.1") as client:
+        response = await client.post("/mcp", json={}, headers={"Authorization": f"Bearer {token}",
+                                                               "X-Request-ID": "r-9"})
+    assert response.status_code == 200 and response.headers["x-request-id"] == "r-9"
+    assert all(name.lower() != b"authorization" for name, _ in seen["headers"])
+    assert token.encode() not in repr(seen).encode()
+    assert seen[IDENTITY_SCOPE_KEY].name == "alice" and seen[REQUEST_ID_SCOPE_KEY] == "r-9"
