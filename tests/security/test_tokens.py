@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -252,8 +253,6 @@ async def test_the_client_token_never_passes_the_mcp_guard(security_host: Host) 
 
     token = hs256(claims())
     guard = _Guard(app, security_host, make_authenticator(security_host))
-    import httpx
-
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://127.0.0.1") as client:
         response = await client.post("/mcp", json={}, headers={"Authorization": f"Bearer {token}",
                                                                "X-Request-ID": "r-9"})
