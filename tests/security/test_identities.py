@@ -3,13 +3,16 @@ invisible to another, over REST and MCP, with API keys and JWTs alike; an admin 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from neural_trader.host import Host
+from neural_trader.frontends import mcp
+from neural_trader.host import Host, make_host
 from neural_trader.ops import Identity, Scope
 from neural_trader.services.identity import (
     ROLES,
@@ -20,7 +23,7 @@ from neural_trader.services.identity import (
     scopes_for_roles,
 )
 
-from .conftest import claims, hs256, mcp_call, mcp_result, rest_client
+from .conftest import claims, hs256, mcp_call, mcp_result, rest_client, settings_for
 
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 
@@ -88,9 +91,17 @@ async def _listed(client: httpx.AsyncClient, token: str) -> set[str]:
 
 
 @pytest.fixture
-def traders(security_host: Host) -> dict[str, str]:
-    identities = identities_of(security_host)
-    keys = security_host.services.keys
+def order_host(db_url: str, tmp_path: Path) -> Iterator[Host]:
+    """Every plugin, on SQLite and on the real PostgreSQL (the owner checks are SQL)."""
+    host = make_host(settings=settings_for(tmp_path, **({} if db_url.startswith("sqlite") else {"database_url": db_url})))
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def traders(order_host: Host) -> dict[str, str]:
+    identities = identities_of(order_host)
+    keys = order_host.services.keys
     tokens = {}
     for name, role, scope in (("alice", "trader", TRADE), ("bob", "trader", TRADE), ("ops", "admin", ADMIN)):
         identities.create(name, roles=[role])
@@ -98,9 +109,9 @@ def traders(security_host: Host) -> dict[str, str]:
     return tokens
 
 
-async def test_orders_of_one_identity_are_invisible_to_another(security_host: Host, traders: dict[str, str]) -> None:
+async def test_orders_of_one_identity_are_invisible_to_another(order_host: Host, traders: dict[str, str]) -> None:
     alice, bob, ops = traders["alice"], traders["bob"], traders["ops"]
-    async with rest_client(security_host) as client:
+    async with rest_client(order_host) as client:
         for token, coid in ((alice, "alice-1"), (bob, "bob-1")):
             placed = await _post(client, token, "/v1/trade/execute", _buy(coid))
             assert placed.status_code == 200, placed.text
@@ -127,8 +138,12 @@ async def test_orders_of_one_identity_are_invisible_to_another(security_host: Ho
         assert (await _post(client, ops, "/v1/orders/get", {"client_order_id": "alice-1"})).status_code == 200
 
 
-async def test_object_level_checks_hold_over_mcp_http(security_host: Host, traders: dict[str, str],
-                                                      mcp_http: TestClient) -> None:
+async def test_object_level_checks_hold_over_mcp_http(order_host: Host, traders: dict[str, str]) -> None:
+    with TestClient(mcp.build_http_app(order_host), base_url="http://127.0.0.1") as mcp_http:
+        _mcp_isolation(mcp_http, traders)
+
+
+def _mcp_isolation(mcp_http: TestClient, traders: dict[str, str]) -> None:
     placed = mcp_result(mcp_call(mcp_http, "trade_execute", _buy("alice-mcp"), traders["alice"]))
     assert not placed.get("isError"), placed
     bobs = mcp_result(mcp_call(mcp_http, "orders_list", {}, traders["bob"]))["structuredContent"]["orders"]
