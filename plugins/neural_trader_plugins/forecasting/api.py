@@ -440,6 +440,10 @@ async def model_bars(ctx: Context, ref: Any, symbol: str | None, provider: str |
     return data, data.bars[0], what
 
 
+#: Bars up to which neural.forecast computes on the event loop instead of a worker thread.
+INLINE_BARS = 5000
+
+
 async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
     import anyio.to_thread
 
@@ -456,7 +460,9 @@ async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
         predictor = registry.predictor(ctx.host, ref, params.engine)
         return predictor.predict(x)[0], predictor.engine
 
-    y, engine = await anyio.to_thread.run_sync(run)
+    # One window is well under a millisecond of work (features of the history, one ONNX run): a worker
+    # thread's hand-off would cost more; long histories still go to a thread.
+    y, engine = run() if close.shape[0] <= INLINE_BARS else await anyio.to_thread.run_sync(run)
     q = np.asarray(ref.config["conformal"]["q"], dtype=np.float64)
     last = float(close[-1])
     steps = [StepForecast(step=h + 1, price=last * math.exp(y[h]), lower=last * math.exp(y[h] - q[h]),

@@ -10,6 +10,7 @@ and writes its files; :func:`write_files` (re)writes them from the row; :func:`d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -63,7 +64,18 @@ class ModelRef:
 
 
 def pretrained() -> ModelRef:
-    """The shipped model (its config and test metrics next to the graph)."""
+    """The shipped model (its config and test metrics next to the graph); read once per file version."""
+    path = PRETRAINED_DIR / artifacts.CONFIG
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise NtUserError(f"{path} is missing: the package's pretrained model is not installed; reinstall "
+                          "neural-trader") from None
+    return _pretrained(st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _pretrained(_mtime_ns: int, _size: int) -> ModelRef:
     config = artifacts.read_config(PRETRAINED_DIR / artifacts.CONFIG)
     try:
         metrics = json.loads((PRETRAINED_DIR / "metrics.json").read_text(encoding="utf-8"))
