@@ -106,3 +106,15 @@ def test_bad_input_names_the_field() -> None:
         goals.fit_goal_model(results[:5])
     with pytest.raises(NtUserError, match="kind"):
         goals.fit_goal_model(results, kind="negative_binomial")
+
+
+def test_a_degenerate_fit_is_refused_not_a_nan() -> None:
+    """A team that never scores has attack -> -inf: its predictions would be 0/0; they are refused."""
+    teams = ["A", "B", "C", "D"]
+    results = [goals.Result(date=dt.date(2024, 1, 1) + dt.timedelta(days=i), home_team=h, away_team=a,
+                            home_goals=0 if h == "D" else 2, away_goals=0 if a == "D" else 1)
+               for i, (h, a) in enumerate((h, a) for h in teams for a in teams if h != a)]
+    model = goals.fit_goal_model(results, kind="poisson")
+    with pytest.raises(NtUserError, match="degenerate"):
+        model.predict("D", "A")
+

@@ -121,7 +121,7 @@ class GoalModel:
         if home_team == away_team:
             raise NtUserError(f"home_team and away_team are both {home_team!r}: a team does not play itself")
         lam, mu = self.expected_goals(home_team, away_team)
-        if not (lam < max_goals / 2 and mu < max_goals / 2):
+        if not (1e-6 < lam < max_goals / 2 and 1e-6 < mu < max_goals / 2):
             raise NtUserError(f"the fit expects {lam:.3g}-{mu:.3g} goals for {home_team} v {away_team}, beyond a "
                               f"grid of 0 to {max_goals - 1} goals: the fit is degenerate (too few matches, or xi "
                               "too large for the window); fit on more matches or with a smaller xi",
