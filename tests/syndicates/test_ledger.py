@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col, select
 
 from neural_trader.host import Host
 from neural_trader_plugins.syndicates.chain import GENESIS, record_hash
@@ -61,7 +62,7 @@ def test_a_rechained_rewrite_is_found_by_the_core_audit_log(host: Host, fake_clo
     alone; the core audit log (HMAC-checkpointed) still names the old hashes."""
     _syndicate(host)
     with host.services.storage.session() as session:
-        rows = session.query(LedgerRow).filter(LedgerRow.syndicate_id == "lg").order_by(LedgerRow.seq).all()
+        rows = session.exec(select(LedgerRow).where(LedgerRow.syndicate_id == "lg").order_by(col(LedgerRow.seq))).all()
         prev = GENESIS
         for row in rows:
             if row.seq == 5:

@@ -108,3 +108,12 @@ async def test_the_callers_scope_is_checked_before_the_role(club: Host) -> None:
             {"syndicate_id": "perm", "actor": "ada", "rules": {"quorum": "0.6"}}, trader)
     with pytest.raises(NtForbidden, match="admin scope"):
         await club.operation("syndicate.list").call({}, reader)
+
+
+async def test_a_key_acts_only_as_the_member_it_is_named_after(club: Host) -> None:
+    mia = club.context(identity=Identity(name="mia", scopes=frozenset({Scope.TRADE}), key_id="k1"))
+    deposit = club.operation("syndicate.deposit")
+    done = await deposit.call({"syndicate_id": "perm", "actor": "mia", "deposit_id": "own", "amount": "1.00"}, mia)
+    assert done["member_id"] == "mia"
+    with pytest.raises(NtForbidden, match="may act only as the member of the same name"):
+        await deposit.call({"syndicate_id": "perm", "actor": "ada", "deposit_id": "as-ada", "amount": "1.00"}, mia)

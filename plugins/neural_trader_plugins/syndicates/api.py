@@ -92,7 +92,13 @@ def _identity(ctx: Context) -> str:
     return f"{identity.name}:{identity.key_id}" if identity.key_id else identity.name
 
 
-def _acting(books: Books, actor: str, permission: Permission) -> MemberState:
+def _acting(ctx: Context, books: Books, actor: str, permission: Permission) -> MemberState:
+    """The acting member, if they may do ``permission``. A caller with the admin scope (the local user,
+    an operator's key) may act as any member; any other caller only as the member named like its
+    identity (an API key named after the member id)."""
+    if not ctx.identity.allows(Scope.ADMIN) and ctx.identity.name != actor:
+        raise NtForbidden(f"the caller {ctx.identity.name!r} may act only as the member of the same name, not as "
+                          f"{actor!r} (callers with the admin scope may act as any member)")
     try:
         member = books.member(actor)
     except NtNotFound:
@@ -207,7 +213,7 @@ class SyndicateParams:
 
 def _reading(ctx: Context, params: SyndicateParams, permission: Permission = P.VIEW) -> tuple[Books, MemberState]:
     books = _store(ctx).books(params.syndicate_id)
-    return books, _acting(books, params.actor, permission)
+    return books, _acting(ctx, books, params.actor, permission)
 
 
 def status(params: SyndicateParams, ctx: Context) -> StatusResult:
@@ -273,7 +279,7 @@ def _admins_left(books: Books, without: str) -> int:
 def member_add(params: MemberAddParams, ctx: Context) -> MemberView:
     with _changing(ctx, "syndicate.member_add", params) as change:
         books = change.books
-        _acting(books, params.actor, P.MANAGE_MEMBERS)
+        _acting(ctx, books, params.actor, P.MANAGE_MEMBERS)
         existing = books.members.get(params.member_id)
         if existing is not None and existing.active:
             if (existing.name, existing.role) != (params.name, params.role):
@@ -295,7 +301,7 @@ class MemberUpdateParams(SyndicateParams):
 def member_update(params: MemberUpdateParams, ctx: Context) -> MemberView:
     with _changing(ctx, "syndicate.member_update", params) as change:
         books = change.books
-        _acting(books, params.actor, P.MANAGE_MEMBERS)
+        _acting(ctx, books, params.actor, P.MANAGE_MEMBERS)
         member = books.member(params.member_id)
         changes = {k: v for k, v in (("role", params.role), ("name", params.name))
                    if v is not None and v != getattr(member, k)}
@@ -316,7 +322,7 @@ class MemberRemoveParams(SyndicateParams):
 def member_remove(params: MemberRemoveParams, ctx: Context) -> MemberView:
     with _changing(ctx, "syndicate.member_remove", params) as change:
         books = change.books
-        _acting(books, params.actor, P.MANAGE_MEMBERS)
+        _acting(ctx, books, params.actor, P.MANAGE_MEMBERS)
         member = books.member(params.member_id, active=False)
         if member.active:
             if member.role is Role.ADMIN and _admins_left(books, member.member_id) == 0:
@@ -338,7 +344,7 @@ def deposit(params: DepositParams, ctx: Context) -> DepositResult:
     with _changing(ctx, "syndicate.deposit", params) as change:
         books = change.books
         member_id = params.member_id or params.actor
-        _acting(books, params.actor, P.DEPOSIT_OWN if member_id == params.actor else P.DEPOSIT_FOR_OTHERS)
+        _acting(ctx, books, params.actor, P.DEPOSIT_OWN if member_id == params.actor else P.DEPOSIT_FOR_OTHERS)
         key = f"deposit:{params.deposit_id}"
         event = _repeat(change, key, _request(params))
         if event is None:
@@ -406,7 +412,7 @@ def allocate(params: AllocateParams, ctx: Context) -> AllocationResult:
     _check_unique(params.opportunities)
     with _changing(ctx, "syndicate.allocate", params) as change:
         books = change.books
-        _acting(books, params.actor, P.ALLOCATE)
+        _acting(ctx, books, params.actor, P.ALLOCATE)
         key = f"allocation:{params.allocation_id}"
         prior = _repeat(change, key, _request(params))
         if prior is not None:
@@ -443,7 +449,7 @@ class SettleParams(SyndicateParams):
 def settle(params: SettleParams, ctx: Context) -> SettleResult:
     with _changing(ctx, "syndicate.settle", params) as change:
         books = change.books
-        _acting(books, params.actor, P.ALLOCATE)
+        _acting(ctx, books, params.actor, P.ALLOCATE)
         bet = books.bets.get(params.bet_id)
         if bet is None:
             raise NtNotFound(f"syndicate {books.syndicate_id!r} has no bet {params.bet_id!r}")
@@ -476,7 +482,7 @@ class SetRulesParams(SyndicateParams):
 def set_rules(params: SetRulesParams, ctx: Context) -> LimitsResult:
     with _changing(ctx, "syndicate.set_rules", params) as change:
         books = change.books
-        _acting(books, params.actor, P.SET_RULES)
+        _acting(ctx, books, params.actor, P.SET_RULES)
         rules = books.rules.apply(params.rules)
         if rules != books.rules:
             change.append("rules_set", params.actor, {"rules": rules})
@@ -489,10 +495,10 @@ def set_rules(params: SetRulesParams, ctx: Context) -> LimitsResult:
 class HybridWeights:
     """Weights of the models mixed by the hybrid model."""
 
-    proportional: D = param(default=D(0), ge=0, le=1, unit="fraction")
-    equal: D = param(default=D(0), ge=0, le=1, unit="fraction")
-    performance: D = param(default=D(0), ge=0, le=1, unit="fraction")
-    tiered: D = param(default=D(0), ge=0, le=1, unit="fraction")
+    proportional: D = param(default=D(0), ge=0, le=1, unit="fraction", description="weight of the units model")
+    equal: D = param(default=D(0), ge=0, le=1, unit="fraction", description="weight of the equal model")
+    performance: D = param(default=D(0), ge=0, le=1, unit="fraction", description="weight of the performance model")
+    tiered: D = param(default=D(0), ge=0, le=1, unit="fraction", description="weight of the tiered model")
 
     def as_map(self) -> dict[distribution.Model, D]:
         return {distribution.Model(f.name): getattr(self, f.name) for f in attrs.fields(HybridWeights)}
@@ -535,7 +541,7 @@ def distribute(params: DistributeParams, ctx: Context) -> DistributionResult:
         raise NtUserError("hybrid_weights is required for the hybrid model")
     with _changing(ctx, "syndicate.distribute", params) as change:
         books = change.books
-        _acting(books, params.actor, P.DISTRIBUTE)
+        _acting(ctx, books, params.actor, P.DISTRIBUTE)
         key = f"distribution:{params.distribution_id}"
         prior = _repeat(change, key, _request(params, "preview")) if not params.preview else change.prior(key)
         if prior is not None:
@@ -634,7 +640,7 @@ def withdraw_request(params: WithdrawRequestParams, ctx: Context) -> WithdrawalV
     amount = None if params.amount is None else check_cents("amount", params.amount)
     with _changing(ctx, "syndicate.withdraw_request", params) as change:
         books = change.books
-        member = _acting(books, params.actor, P.WITHDRAW_OWN)
+        member = _acting(ctx, books, params.actor, P.WITHDRAW_OWN)
         key = f"withdrawal:{params.request_id}"
         if _repeat(change, key, _request(params)) is None:
             rules, now = books.rules, change.now
@@ -676,7 +682,7 @@ def _request_of(books: Books, request_id: str) -> Any:
 def withdraw_approve(params: WithdrawApproveParams, ctx: Context) -> WithdrawalView:
     with _changing(ctx, "syndicate.withdraw_approve", params) as change:
         books = change.books
-        approver = _acting(books, params.actor, P.APPROVE_WITHDRAWALS)
+        approver = _acting(ctx, books, params.actor, P.APPROVE_WITHDRAWALS)
         request = _request_of(books, params.request_id)
         if request.status == "pending":
             if request.member_id == approver.member_id and approver.role is not Role.ADMIN:
@@ -717,7 +723,7 @@ def _pay(change: Change, actor: str, request: Any) -> str | None:
 def withdraw_process(params: WithdrawProcessParams, ctx: Context) -> ProcessResult:
     with _changing(ctx, "syndicate.withdraw_process", params) as change:
         books = change.books
-        _acting(books, params.actor, P.PROCESS_WITHDRAWALS)
+        _acting(ctx, books, params.actor, P.PROCESS_WITHDRAWALS)
         if params.request_id is not None:
             request = _request_of(books, params.request_id)
             if request.status not in ("approved", "processed"):
@@ -792,7 +798,7 @@ def vote_create(params: VoteCreateParams, ctx: Context) -> VoteResults:
         raise NtUserError("options must be distinct")
     with _changing(ctx, "syndicate.vote_create", params) as change:
         books = change.books
-        _acting(books, params.actor, P.PROPOSE)
+        _acting(ctx, books, params.actor, P.PROPOSE)
         key = f"proposal:{params.proposal_id}"
         if _repeat(change, key, _request(params)) is None:
             eligible = governance.eligible_weights(books, params.weighting)
@@ -825,7 +831,7 @@ def _proposal(books: Books, proposal_id: str) -> Any:
 def vote_cast(params: VoteCastParams, ctx: Context) -> VoteResults:
     with _changing(ctx, "syndicate.vote_cast", params) as change:
         books = change.books
-        _acting(books, params.actor, P.VOTE)
+        _acting(ctx, books, params.actor, P.VOTE)
         proposal = _proposal(books, params.proposal_id)
         if params.option not in proposal.options:
             raise NtUserError(f"option must be one of {', '.join(proposal.options)}, got {params.option!r}")
@@ -897,7 +903,7 @@ def ledger_verify(params: SyndicateParams, ctx: Context) -> LedgerVerifyResult:
     sound = records if report.ok else records[:max(0, (report.first_bad_seq or 1) - 1)]
     books = Books.replay(params.syndicate_id, [Event.of(r) for r in sound])
     if report.ok or params.actor in books.members or not ctx.identity.allows(Scope.ADMIN):
-        _acting(books, params.actor, P.VIEW)   # a server admin may inspect a ledger broken before the actor joined
+        _acting(ctx, books, params.actor, P.VIEW)   # a server admin may inspect a ledger broken before the actor joined
     balanced, checked = report.ok and books.balance_check() == 0, 0
     if report.ok:
         by_seq = {r.seq: r.hash for r in records}
