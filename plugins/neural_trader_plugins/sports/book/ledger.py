@@ -290,15 +290,15 @@ class Sportsbook:
                 if (leg.bet_id, leg.sport) not in seen_sport:
                     seen_sport.add((leg.bet_id, leg.sport))
                     by_sport[leg.sport] = by_sport.get(leg.sport, D(0)) + stakes[leg.bet_id]
-        settled = session.exec(select(BetRow.stake, BetRow.payout).where(
+        settled = session.exec(select(col(BetRow.stake), col(BetRow.payout)).where(
             BetRow.account == account, BetRow.status != "open")).all()
         start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        today = session.exec(select(BetRow.stake).where(
+        today = session.exec(select(col(BetRow.stake)).where(
             BetRow.account == account, col(BetRow.created_at) >= start,
             col(BetRow.created_at) < start + dt.timedelta(days=1))).all()
         return Exposure(open_stakes=sum(stakes.values(), D(0)),
                         settled_profit=sum(((p or D(0)) - s for s, p in settled), D(0)),
-                        by_event=by_event, by_sport=by_sport, staked_today=sum(today, D(0)))
+                        by_event=by_event, by_sport=by_sport, staked_today=sum(list(today), D(0)))
 
     # -- limits ------------------------------------------------------------------------------------
     def _check_limits(self, session: Session, request: BetRequest, now: dt.datetime) -> None:

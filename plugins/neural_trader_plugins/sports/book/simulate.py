@@ -85,11 +85,12 @@ def simulate(*, probability: float, odds: float, n_bets: int, n_paths: int, bank
     alive = np.ones(n_paths, dtype=bool)
     placed = np.zeros(n_paths)
     floor = ruin_fraction * bankroll
+    flat = 0.0 if stake is None else float(stake)
     every = max(1, n_bets // _BAND_POINTS)
     steps, bands = [0], [np.percentile(wealth, PERCENTILES)]
     for i in range(n_bets):
         won = rng.random(n_paths) < p
-        amount = np.full(n_paths, float(stake)) if f is None else wealth * f
+        amount = np.full(n_paths, flat) if f is None else wealth * f
         if f is None:
             alive &= wealth >= amount
         amount = np.where(alive, amount, 0.0)
