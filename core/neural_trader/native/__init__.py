@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 #: Every kernel family, by directory name under ``native/``. A new family is added here and
 #: nowhere else (``setup.py`` finds its build script by itself).
-FAMILIES: tuple[str, ...] = ("indicators", "sim", "metrics", "risk")
+FAMILIES: tuple[str, ...] = ("indicators", "sim", "metrics", "risk", "sports")
 
 
 def kernel_statuses() -> list[KernelStatus]:
