@@ -107,3 +107,19 @@ def test_tiers_and_performance_weighted_distribution(sqlite_host: Host, fake_clo
     status = call(sqlite_host, "status", syndicate_id="t", actor="a")
     assert (status["performance_fees"], status["reserved"], status["distributable"], status["nav"]) == (
         "50.00", "50.00", "0.00", "2550.00")
+
+
+def test_a_syndicate_that_lost_everything_refuses_deposits_but_still_reports(sqlite_host: Host,
+                                                                             fake_clock: Clock) -> None:
+    call(sqlite_host, "create", syndicate_id="bust", name="B", founders=founders(("a", "admin", "100.00")),
+         rules=OPEN_RULES)
+    call(sqlite_host, "allocate", syndicate_id="bust", actor="a", allocation_id="all", method="equal", budget="1",
+         opportunities=[{"opportunity_id": "o", "probability": 0.6, "odds": 2}], confirm=True)
+    call(sqlite_host, "settle", syndicate_id="bust", actor="a", bet_id="all/o", outcome="lost")
+    fake_clock.advance(days=40)
+    with pytest.raises(NtConflict, match="exhausted"):
+        call(sqlite_host, "deposit", syndicate_id="bust", actor="a", deposit_id="more", amount="10.00")
+    history = call(sqlite_host, "profit_history", syndicate_id="bust", actor="a", period="month")["periods"]
+    assert [p["nav_end"] for p in history] == ["0.00"] and history[0]["unit_return"] == "-1.000000"
+    assert call(sqlite_host, "member_performance", syndicate_id="bust", actor="a")["time_weighted_return"] == "-1.000000"
+    assert call(sqlite_host, "ledger_verify", syndicate_id="bust", actor="a")["ok"]

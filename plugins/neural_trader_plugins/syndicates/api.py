@@ -619,7 +619,8 @@ def profit_history(params: HistoryParams, ctx: Context) -> ProfitHistoryResult:
                                   unit_value_end=last.unit_value.quantize(q), deposits=delta("deposits"),
                                   withdrawals=delta("withdrawals"), pnl=delta("pnl"), fees=delta("fees"),
                                   distributions=delta("distributions"),
-                                  unit_return=(last.unit_value / uv0 - 1).quantize(D("0.000001"))))
+                                  unit_return=(last.unit_value / uv0 - 1).quantize(D("0.000001")) if uv0 > 0
+                                  else D(0)))
         previous = last
     return ProfitHistoryResult(syndicate_id=books.syndicate_id, period=params.period.value,
                                periods=periods[-params.limit:])
