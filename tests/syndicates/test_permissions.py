@@ -117,3 +117,12 @@ async def test_a_key_acts_only_as_the_member_it_is_named_after(club: Host) -> No
     assert done["member_id"] == "mia"
     with pytest.raises(NtForbidden, match="may act only as the member of the same name"):
         await deposit.call({"syndicate_id": "perm", "actor": "ada", "deposit_id": "as-ada", "amount": "1.00"}, mia)
+
+
+async def test_a_key_founds_a_syndicate_only_as_its_admin(club: Host) -> None:
+    ann = club.context(identity=Identity(name="ann", scopes=frozenset({Scope.TRADE}), key_id="k2"))
+    create = club.operation("syndicate.create")
+    with pytest.raises(NtForbidden, match="must be one of the founders"):
+        await create.call({"syndicate_id": "other", "name": "O", "founders": founders(("bea", "admin", None))}, ann)
+    made = await create.call({"syndicate_id": "own", "name": "O", "founders": founders(("ann", "admin", None))}, ann)
+    assert made["members"] == 1

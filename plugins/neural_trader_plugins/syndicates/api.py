@@ -176,6 +176,10 @@ def create(params: CreateParams, ctx: Context) -> StatusResult:
         raise NtUserError("founders: each member_id must appear once")
     if not any(f.role is Role.ADMIN for f in params.founders):
         raise NtUserError("founders: at least one founder must be an admin (role admin)")
+    if not ctx.identity.allows(Scope.ADMIN) and not any(
+            f.member_id == ctx.identity.name and f.role is Role.ADMIN for f in params.founders):
+        raise NtForbidden(f"the caller {ctx.identity.name!r} must be one of the founders, as an admin (callers with "
+                          "the admin scope may found a syndicate for others)")
     for f in params.founders:
         if f.deposit is not None:
             check_cents(f"founders[{f.member_id}].deposit", f.deposit)
