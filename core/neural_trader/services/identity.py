@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from neural_trader.services.storage import Storage
 
 __all__ = ["KINDS", "ROLES", "IdentityRecord", "IdentityStore", "Principal", "bound_caller", "current_caller",
-           "identities_of", "may_see_owner", "scopes_for_roles"]
+           "identities_of", "intersect_scopes", "may_see_owner", "owner_clause", "owner_matches",
+           "scopes_for_roles"]
 
 log = logging.getLogger("neural_trader.identity")
 
