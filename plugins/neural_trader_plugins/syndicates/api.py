@@ -436,7 +436,7 @@ def allocate(params: AllocateParams, ctx: Context) -> AllocationResult:
         return _allocation_result(event.data)
 
 
-class Outcome(enum.StrEnum):
+class BetOutcome(enum.StrEnum):
     WON = "won"
     LOST = "lost"
     VOID = "void"
@@ -445,7 +445,7 @@ class Outcome(enum.StrEnum):
 @attrs.frozen(kw_only=True)
 class SettleParams(SyndicateParams):
     bet_id: str = param(min_len=3, max_len=200, description="a bet syndicate.allocate booked")
-    outcome: Outcome = param(description="won (returns stake x odds), lost (nothing) or void (the stake back)")
+    outcome: BetOutcome = param(description="won (returns stake x odds), lost (nothing) or void (the stake back)")
     commission: D = param(default=D(0), ge=0, le=1, unit="fraction",
                           description="exchange commission on net winnings (0.02 = 2 %)")
 
@@ -460,7 +460,7 @@ def settle(params: SettleParams, ctx: Context) -> SettleResult:
         key = f"settlement:{params.bet_id}"
         prior = _repeat(change, key, _request(params))
         if prior is None:
-            returned = {Outcome.WON: cents(bet.amount * bet.odds), Outcome.LOST: ZERO, Outcome.VOID: bet.amount}[
+            returned = {BetOutcome.WON: cents(bet.amount * bet.odds), BetOutcome.LOST: ZERO, BetOutcome.VOID: bet.amount}[
                 params.outcome]
             commission = cents(max(returned - bet.amount, ZERO) * params.commission)
             change.append("settlement", params.actor, {"bet_id": bet.bet_id, "outcome": params.outcome,

@@ -11,7 +11,7 @@ from neural_trader.schema import param
 from neural_trader_plugins.syndicates.allocation import AllocationLine, Exposure
 from neural_trader_plugins.syndicates.books import Books, MemberState, Proposal, WithdrawalRequest
 from neural_trader_plugins.syndicates.governance import Outcome, tally
-from neural_trader_plugins.syndicates.money import CENT, UNIT
+from neural_trader_plugins.syndicates.money import UNIT
 from neural_trader_plugins.syndicates.roles import Role
 from neural_trader_plugins.syndicates.rules import Rules
 
@@ -338,4 +338,3 @@ class LedgerVerifyResult:
     balanced: bool = param(description="the replayed books balance")
 
 
-MONEY_ZERO = D(0).quantize(CENT)
