@@ -110,31 +110,40 @@ def _inference_rows(arch: str, n_features: int, cuda: bool, seconds: float, tmp:
     x = np.random.default_rng(0).normal(size=(BATCH_INFER, LOOKBACK, n_features)).astype(np.float32)
     module = export.scaled_module(spec, config, net.state_dict())
     rows: list[tuple[object, ...]] = []
+
+    def measure(label: str, fn: Callable[[], Any], on_gpu: bool) -> None:
+        # one unsupported path (an old driver, a dtype cuDNN lacks) must not lose the other rows
+        try:
+            rows.append((arch, label, f"{_rate(fn, BATCH_INFER, seconds, on_gpu):,.0f}"))
+        except Exception as exc:
+            rows.append((arch, label, f"failed: {type(exc).__name__}: {str(exc)[:80]}"))
+
     if cuda:
         gpu = module.to("cuda")
         xg = torch.as_tensor(x, device="cuda")
-        with torch.inference_mode():
-            rows.append((arch, "torch CUDA float32", f"{_rate(lambda: gpu(xg), BATCH_INFER, seconds, True):,.0f}"))
+
+        def bf16() -> Any:
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                rows.append((arch, "torch CUDA bfloat16 autocast",
-                             f"{_rate(lambda: gpu(xg), BATCH_INFER, seconds, True):,.0f}"))
+                return gpu(xg)
+
+        with torch.inference_mode():
+            measure("torch CUDA float32", lambda: gpu(xg), True)
+            measure("torch CUDA bfloat16 autocast", bf16, True)
         serving.clear_cache()
         p = serving.predictor(spec, config, tmp / arch, engine="onnxruntime")
         if p.device == "cuda":
-            rows.append((arch, "ONNX Runtime CUDA provider", f"{_rate(lambda: p.predict(x), BATCH_INFER, seconds, False):,.0f}"))
+            measure("ONNX Runtime CUDA provider", lambda: p.predict(x), False)
         else:
             rows.append((arch, "ONNX Runtime CUDA provider", "not installed (pip install onnxruntime-gpu)"))
     cpu = module.to("cpu")
     xc = torch.as_tensor(x)
     with torch.inference_mode():
-        rows.append((arch, f"torch CPU ({torch.get_num_threads()} threads)",
-                     f"{_rate(lambda: cpu(xc), BATCH_INFER, seconds, False):,.0f}"))
+        measure(f"torch CPU ({torch.get_num_threads()} threads)", lambda: cpu(xc), False)
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     sess = ort.InferenceSession(str(tmp / arch / "model.onnx"), sess_options=so, providers=["CPUExecutionProvider"])
-    rows.append((arch, "ONNX Runtime CPU (all cores)",
-                 f"{_rate(lambda: sess.run(None, {'x': x}), BATCH_INFER, seconds, False):,.0f}"))
+    measure("ONNX Runtime CPU (all cores)", lambda: sess.run(None, {"x": x}), False)
     return rows
 
 
