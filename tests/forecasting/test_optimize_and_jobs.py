@@ -72,3 +72,17 @@ async def test_training_as_a_job_reports_epochs_and_cancels_to_a_checkpoint(orcl
     assert "rnn.weight_ih_l0" in state and "head.weight" in state
     listed = (await nt_rest.post("/v1/neural/models", json={"symbol": "ORCL"})).json()
     assert listed["models"] == []  # nothing stored as a version
+
+
+async def test_training_over_mcp_sends_one_progress_notification_per_epoch(nt_mcp: Any) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    request = {**TRAIN, "epochs": 3, "patience": 10}
+    result = await nt_mcp.call_tool("neural_train", request, progress_callback=on_progress)
+    assert not result.is_error, result.content
+    epochs = result.structured_content["epochs_run"]
+    assert [(p, t) for p, t, _ in seen] == [(float(e), 3.0) for e in range(1, epochs + 1)]
+    assert all(m is not None and m.startswith(f"epoch {int(p)}: val ") for p, _, m in seen)

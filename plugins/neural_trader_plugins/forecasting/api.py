@@ -213,9 +213,15 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
         directory = artifacts.model_dir(ctx.host.settings.data_dir, model_id)
         directory.mkdir(parents=True, exist_ok=True)
         checkpoint = directory / CHECKPOINT
-        r = T.train(spec, d, hp, epochs=params.epochs, lr=params.learning_rate, batch_size=params.batch_size,
-                    seed=params.seed, patience=params.patience, use_gpu=params.use_gpu, checkpoint_path=checkpoint,
-                    progress=lambda epoch, tl, vl: ctx.progress(epoch, params.epochs, f"epoch {epoch}: val {vl:.4g}"))
+        try:
+            r = T.train(spec, d, hp, epochs=params.epochs, lr=params.learning_rate, batch_size=params.batch_size,
+                        seed=params.seed, patience=params.patience, use_gpu=params.use_gpu, checkpoint_path=checkpoint,
+                        progress=lambda epoch, tl, vl: ctx.progress(epoch, params.epochs,
+                                                                    f"epoch {epoch}: val {vl:.4g}"))
+        except BaseException:
+            if not any(directory.iterdir()):  # failed before a checkpoint (a diverged run): leave nothing
+                directory.rmdir()
+            raise
         pred_val, pred_test = T.predict(r.model, d.val.x, d), T.predict(r.model, d.test.x, d)
         cal = conformal.calibrate(d.val.y, pred_val, alpha=params.alpha)
         cover = conformal.coverage(d.test.y, conformal.intervals(pred_test, cal))
