@@ -54,93 +54,98 @@ def _op(name: str, summary: str, params: type, result: type, handler: Any, *, sc
 
 @hookimpl
 def nt_register_operations(register: Callable[[Any], None]) -> None:
-    from neural_trader_plugins.syndicates import api, views
+    from neural_trader_plugins.syndicates import common, views
+    from neural_trader_plugins.syndicates import ops_betting as betting
+    from neural_trader_plugins.syndicates import ops_members as members
+    from neural_trader_plugins.syndicates import ops_payouts as payouts
+    from neural_trader_plugins.syndicates import ops_syndicate as syndicate
+    from neural_trader_plugins.syndicates import ops_votes as votes
 
     trade, admin = Scope.TRADE, Scope.ADMIN
     for op in (
         _op("create", "Found a syndicate with its first members (at least one admin), their opening deposits and "
-                      "rules.", api.CreateParams, views.StatusResult, api.create, scope=trade, example=CREATE_EXAMPLE,
+                      "rules.", syndicate.CreateParams, views.StatusResult, syndicate.create, scope=trade, example=CREATE_EXAMPLE,
             description="Idempotent by syndicate_id: the same request again returns the status; another request "
                         "with that id is a conflict. Opening deposits buy units at 1.00."),
         _op("status", "A syndicate's books: NAV, cash, open stakes, units and unit value, profit, distributable, "
-                      "ledger head.", api.SyndicateParams, views.StatusResult, api.status,
+                      "ledger head.", common.SyndicateParams, views.StatusResult, syndicate.status,
             example={**_S, "actor": "dave"}),
-        _op("list", "The syndicates a member belongs to (or every syndicate, for an admin caller).", api.ListParams,
-            views.ListResult, api.list_syndicates, example={"actor": "alice"}),
-        _op("members", "Members with their role, units, value, share and tier.", api.MembersParams,
-            views.MembersResult, api.members, example={**_S, "actor": "carol"}),
-        _op("member_add", "Admit a member with a role (admin only).", api.MemberAddParams, views.MemberView,
-            api.member_add, scope=admin,
+        _op("list", "The syndicates a member belongs to (or every syndicate, for an admin caller).", syndicate.ListParams,
+            views.ListResult, syndicate.list_syndicates, example={"actor": "alice"}),
+        _op("members", "Members with their role, units, value, share and tier.", syndicate.MembersParams,
+            views.MembersResult, syndicate.members, example={**_S, "actor": "carol"}),
+        _op("member_add", "Admit a member with a role (admin only).", members.MemberAddParams, views.MemberView,
+            members.member_add, scope=admin,
             example={**_S, "actor": "alice", "member_id": "erin", "name": "Erin", "role": "member"}),
-        _op("member_update", "Change a member's role or name (admin only).", api.MemberUpdateParams,
-            views.MemberView, api.member_update, scope=admin,
+        _op("member_update", "Change a member's role or name (admin only).", members.MemberUpdateParams,
+            views.MemberView, members.member_update, scope=admin,
             example={**_S, "actor": "alice", "member_id": "carol", "role": "manager"}),
-        _op("member_remove", "Remove a member who holds no units (admin only).", api.MemberRemoveParams,
-            views.MemberView, api.member_remove, scope=admin, destructive=True,
+        _op("member_remove", "Remove a member who holds no units (admin only).", members.MemberRemoveParams,
+            views.MemberView, members.member_remove, scope=admin, destructive=True,
             example={**_S, "actor": "alice", "member_id": "dave"}),
         _op("deposit", "Pay money in: buys units at the current unit value (rounded down: no dilution).",
-            api.DepositParams, views.DepositResult, api.deposit, scope=trade,
+            members.DepositParams, views.DepositResult, members.deposit, scope=trade,
             example={**_S, "actor": "carol", "deposit_id": "example-carol-1", "amount": "500.00"}),
         _op("allocate", "Size and book stakes on opportunities under the bankroll rules (Kelly, equal, "
-                        "proportional, risk-adjusted).", api.AllocateParams, views.AllocationResult, api.allocate,
+                        "proportional, risk-adjusted).", betting.AllocateParams, views.AllocationResult, betting.allocate,
             scope=trade, destructive=True, confirm=True,
             description="Preview with syndicate.simulate_allocation. Each stake becomes a bet <allocation_id>/"
                         "<opportunity_id> that syndicate.settle settles.",
             example={**_S, "actor": "bob", "allocation_id": "example-alloc-1", "opportunities": _OPPORTUNITIES,
                      "confirm": True}),
         _op("simulate_allocation", "The stakes syndicate.allocate would book now, with the rules that cut them; "
-                                   "nothing is written.", api.SimulateParams, views.AllocationResult,
-            api.simulate_allocation, example={**_S, "actor": "carol", "opportunities": _OPPORTUNITIES,
+                                   "nothing is written.", betting.SimulateParams, views.AllocationResult,
+            betting.simulate_allocation, example={**_S, "actor": "carol", "opportunities": _OPPORTUNITIES,
                                               "method": "risk_adjusted"}),
         _op("settle", "Record a booked bet's result (won, lost, void), with an optional exchange commission.",
-            api.SettleParams, views.SettleResult, api.settle, scope=trade,
+            betting.SettleParams, views.SettleResult, betting.settle, scope=trade,
             example={**_S, "actor": "bob", "bet_id": "example-alloc-1/ars-che-home", "outcome": "won",
                      "commission": "0.02"}),
         _op("limits", "The bankroll, withdrawal and governance rules, and where the books stand against them today.",
-            api.SyndicateParams, views.LimitsResult, api.limits, example={**_S, "actor": "bob"}),
-        _op("set_rules", "Change some rules (admin only); those left out keep their values.", api.SetRulesParams,
-            views.LimitsResult, api.set_rules, scope=admin,
+            common.SyndicateParams, views.LimitsResult, syndicate.limits, example={**_S, "actor": "bob"}),
+        _op("set_rules", "Change some rules (admin only); those left out keep their values.", syndicate.SetRulesParams,
+            views.LimitsResult, syndicate.set_rules, scope=admin,
             example={**_S, "actor": "alice", "rules": {"max_single_bet": "0.03", "notice_days": 7}}),
         _op("distribute", "Split profit among the members to the exact cent (proportional, equal, performance, "
-                          "tiered, hybrid); a preview unless preview is false.", api.DistributeParams,
-            views.DistributionResult, api.distribute, scope=trade, destructive=True, confirm=True,
+                          "tiered, hybrid); a preview unless preview is false.", payouts.DistributeParams,
+            views.DistributionResult, payouts.distribute, scope=trade, destructive=True, confirm=True,
             confirm_unless="preview",
             example={**_S, "actor": "alice", "distribution_id": "example-dist-1", "amount": "100.00",
                      "model": "hybrid", "hybrid_weights": {"proportional": "0.7", "equal": "0.3"},
                      "performance_fee": "0.1", "fee_recipient": "bob"}),
-        _op("profit_history", "NAV, unit value, flows and profit per day, week or month.", api.HistoryParams,
-            views.ProfitHistoryResult, api.profit_history, example={**_S, "actor": "carol", "period": "month"}),
+        _op("profit_history", "NAV, unit value, flows and profit per day, week or month.", syndicate.HistoryParams,
+            views.ProfitHistoryResult, syndicate.profit_history, example={**_S, "actor": "carol", "period": "month"}),
         _op("withdraw_request", "Ask to take money out (notice period, lock-up, minimum balance; emergency with a "
-                                "penalty).", api.WithdrawRequestParams, views.WithdrawalView, api.withdraw_request,
+                                "penalty).", payouts.WithdrawRequestParams, views.WithdrawalView, payouts.withdraw_request,
             scope=trade, example={**_S, "actor": "carol", "request_id": "example-w-1", "amount": "250.00",
                                   "reason": "example"}),
         _op("withdraw_approve", "Approve (or reject) a withdrawal request (manager or admin).",
-            api.WithdrawApproveParams, views.WithdrawalView, api.withdraw_approve, scope=trade,
+            payouts.WithdrawApproveParams, views.WithdrawalView, payouts.withdraw_approve, scope=trade,
             example={**_S, "actor": "bob", "request_id": "example-w-1"}),
         _op("withdraw_process", "Pay approved withdrawals that are due: units redeemed at the unit value (rounded "
-                                "up: no dilution), penalty kept by the pool.", api.WithdrawProcessParams,
-            views.ProcessResult, api.withdraw_process, scope=trade, destructive=True, confirm=True,
+                                "up: no dilution), penalty kept by the pool.", payouts.WithdrawProcessParams,
+            views.ProcessResult, payouts.withdraw_process, scope=trade, destructive=True, confirm=True,
             example={**_S, "actor": "bob", "request_id": "example-w-1", "confirm": True}),
         _op("withdrawals", "Withdrawal requests and their state (your own, or everyone's for a manager).",
-            api.WithdrawalsParams, views.WithdrawalsResult, api.withdrawals, example={**_S, "actor": "bob"}),
+            payouts.WithdrawalsParams, views.WithdrawalsResult, payouts.withdrawals, example={**_S, "actor": "bob"}),
         _op("vote_create", "Open a proposal with options, a deadline, a quorum and a threshold; votes weighted by "
-                           "units (or role).", api.VoteCreateParams, views.VoteResults, api.vote_create,
+                           "units (or role).", votes.VoteCreateParams, views.VoteResults, votes.vote_create,
             scope=trade, example={**_S, "actor": "carol", "proposal_id": "example-p-1", "kind": "strategy_change",
                                   "title": "Add tennis to the strategy", "hours": 72}),
-        _op("vote_cast", "Vote on an open proposal (final; weight fixed when it opened).", api.VoteCastParams,
-            views.VoteResults, api.vote_cast, scope=trade,
+        _op("vote_cast", "Vote on an open proposal (final; weight fixed when it opened).", votes.VoteCastParams,
+            views.VoteResults, votes.vote_cast, scope=trade,
             example={**_S, "actor": "bob", "proposal_id": "example-p-1", "option": "approve"}),
         _op("vote_results", "A proposal's count: provisional while open, final and recorded once closed.",
-            api.VoteResultsParams, views.VoteResults, api.vote_results,
+            votes.VoteResultsParams, views.VoteResults, votes.vote_results,
             example={**_S, "actor": "dave", "proposal_id": "example-p-1"}),
         _op("member_performance", "A member's contribution, P&L, ROI and time-weighted return.",
-            api.PerformanceParams, views.PerformanceResult, api.member_performance,
+            members.PerformanceParams, views.PerformanceResult, members.member_performance,
             example={**_S, "actor": "carol"}),
         _op("tax_estimate", "An illustrative estimate of tax on a member's realised gains in a year, with the rate "
-                            "and its basis (not tax advice).", api.TaxParams, views.TaxEstimateResult,
-            api.tax_estimate, example={**_S, "actor": "carol", "jurisdiction": "US", "year": 2026}),
+                            "and its basis (not tax advice).", members.TaxParams, views.TaxEstimateResult,
+            members.tax_estimate, example={**_S, "actor": "carol", "jurisdiction": "US", "year": 2026}),
         _op("ledger_verify", "Check a syndicate's ledger: every hash and link, its head, and the heads the core "
-                             "audit log recorded.", api.SyndicateParams, views.LedgerVerifyResult, api.ledger_verify,
+                             "audit log recorded.", common.SyndicateParams, views.LedgerVerifyResult, syndicate.ledger_verify,
             example={**_S, "actor": "dave"}),
     ):
         register(op)
