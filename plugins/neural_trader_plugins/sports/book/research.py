@@ -56,7 +56,7 @@ def _model_fields() -> dict:
 @attrs.frozen(kw_only=True)
 class Fixture:
     home_team: str = param(min_len=1, max_len=60, description="as football-data spells it, e.g. Arsenal")
-    away_team: str = param(min_len=1, max_len=60)
+    away_team: str = param(min_len=1, max_len=60, description="as football-data spells it, e.g. Liverpool")
 
 
 @attrs.frozen(kw_only=True)
@@ -271,7 +271,7 @@ class SimulateParams:
     odds: float = param(gt=1, le=1000, description="decimal odds of each bet")
     n_bets: int = param(default=500, ge=1, le=10_000, description="bets per path")
     n_paths: int = param(default=2000, ge=1, le=100_000, description="paths (n_paths x n_bets at most 5,000,000)")
-    bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money")
+    bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money", description="the starting bankroll")
     staking: SimStaking = param(default=SimStaking.FLAT, description=(
         "flat: stake each bet; fraction: fraction of the current bankroll; kelly: fraction x the Kelly stake"))
     stake: float | None = param(default=None, gt=0, le=1e12, unit="money",
@@ -374,7 +374,7 @@ class BacktestParams:
                            description=_BOOK)
     price: Price = param(default=Price.CLOSING, description="bet at the closing or the opening prices")
     method: MarginMethod = param(default=MarginMethod.SHIN, description="margin removal giving the fair market")
-    bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money")
+    bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money", description="the starting bankroll")
     stake: float = param(default=10.0, gt=0, le=1e12, unit="money", description="flat staking's stake")
     kelly_fraction: float = param(default=0.25, gt=0, le=1, unit="fraction", description="kelly staking's multiplier")
     min_edge: float = param(default=0.02, ge=-1, le=1, unit="fraction", description="value: minimum model - fair")
