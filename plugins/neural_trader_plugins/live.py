@@ -43,7 +43,7 @@ class RunParams:
         default=None, description="sizing, costs and exits as in a backtest (a replay's paper broker charges "
                                   "the same commission and slippage)")
     mode: Literal["live", "replay"] = param(
-        default="live", description="live: poll for new bars and trade the host's account; replay: the bars "
+        description="explicit, since live trades: live: poll for new bars and trade the host's account; replay: the bars "
                                     "between start and end, at once, on a paper account of the run's own")
     broker: str | None = param(default=None, max_len=100,
                                description="live mode: the broker (default: NT_BROKER, else paper)")
@@ -170,7 +170,8 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
         params=RunParams, result=RunStatus, handler=run_strategy, scope=trade, read_only=False,
         destructive=True, idempotent=True, open_world=True, confirm=True,
         examples=_examples({**_REPLAY, "confirm": True},
-                           {"strategy": "sma_crossover", "symbol": "AAPL", "poll_interval": 60, "confirm": True})))
+                           {"strategy": "sma_crossover", "symbol": "AAPL", "mode": "live", "poll_interval": 60,
+                            "confirm": True})))
     register(Operation(
         name="strategy.status", summary="Live runs: bars processed, orders, fills, P&L and the last error.",
         params=StatusParams, result=RunList, handler=run_status, scope=Scope.READ,

@@ -85,8 +85,8 @@ def test_bad_input_is_clear(host: Host) -> None:
     with pytest.raises(NtUserError, match="model_id or symbol"):
         host.call("neural.forecast", {})
     with pytest.raises(NtNotFound, match="no model 'abcdef12' to delete"):
-        host.call("neural.delete", {"model_id": "abcdef12"})
-    assert host.call("neural.delete", {"model_id": "abcdef12", "missing_ok": True})["deleted"] is False
+        host.call("neural.delete", {"model_id": "abcdef12", "confirm": True})
+    assert host.call("neural.delete", {"model_id": "abcdef12", "missing_ok": True, "confirm": True})["deleted"] is False
     with pytest.raises(NtUserError, match="pretrained model needs a symbol"):
         host.call("neural.forecast", {"model_id": "pretrained"})
 
@@ -152,12 +152,12 @@ def test_export_and_delete_manage_the_files_and_the_row(host: Host) -> None:
     path = Path(out["files"][0]["path"])
     assert hashlib.sha256(path.read_bytes()).hexdigest() == out["files"][0]["sha256"]
     assert path.stat().st_size == out["files"][0]["bytes"]
-    gone = host.call("neural.delete", {"model_id": model_id})
+    gone = host.call("neural.delete", {"model_id": model_id, "confirm": True})
     assert gone == {"model_id": model_id, "deleted": True, "files_deleted": True}
     assert not path.parent.exists()
     assert host.call("neural.models", {"symbol": "ORCL"})["models"] == []
     with pytest.raises(NtNotFound):
-        host.call("neural.delete", {"model_id": model_id})
+        host.call("neural.delete", {"model_id": model_id, "confirm": True})
     with pytest.raises(NtNotFound):
         host.call("neural.export", {"model_id": model_id})
     shipped = host.call("neural.export", {"model_id": "pretrained"})

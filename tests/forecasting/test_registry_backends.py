@@ -35,7 +35,7 @@ def test_a_version_is_a_row_and_its_files(db_url: str, tmp_path: Path, monkeypat
     listed = host.call("neural.models", {"symbol": "ORCL"})["models"]
     assert [(m["model_id"], m["files"]) for m in listed] == [(model_id, ["config", "onnx", "safetensors"])]
     assert host.call("neural.forecast", {"symbol": "ORCL", "end": "2013-12-31T00:00:00Z"})["model_id"] == model_id
-    assert host.call("neural.delete", {"model_id": model_id})["deleted"] is True
+    assert host.call("neural.delete", {"model_id": model_id, "confirm": True})["deleted"] is True
     assert not directory.exists()
     # with its only version gone, the symbol falls back to the pretrained model
     assert host.call("neural.forecast", {"symbol": "ORCL", "provider": "csv",

@@ -61,7 +61,7 @@ async def test_a_polling_run_works_in_the_background_until_stopped() -> None:
     start = (dt.datetime.now(dt.UTC) - dt.timedelta(days=120)).replace(hour=0, minute=0, second=0, microsecond=0)
     with make_host(strict=True) as host:
         run = await call(host, "strategy.run", {"strategy": "sma_crossover", "symbol": "SPY", "provider": "synthetic",
-                                                "start": start.isoformat(), "poll_interval": 0.05,
+                                                "mode": "live", "start": start.isoformat(), "poll_interval": 0.05,
                                                 "strategy_params": {"fast": 3, "slow": 8}, "confirm": True})
         assert run["state"] == "running" and run["mode"] == "live" and run["broker"] == "paper"
         for _ in range(200):
@@ -85,7 +85,8 @@ async def test_the_host_shutting_down_stops_its_runs() -> None:
     host = make_host(strict=True)
     host.start()
     run = await call(host, "strategy.run", {"strategy": "sma_crossover", "symbol": "SPY", "provider": "synthetic",
-                                            "start": "2024-01-01T00:00:00Z", "poll_interval": 0.05, "confirm": True})
+                                            "mode": "live", "start": "2024-01-01T00:00:00Z", "poll_interval": 0.05,
+                                            "confirm": True})
     live = LiveRuns.for_host(host).get(run["run_id"])
     await asyncio.to_thread(host.close)
     assert live.state == "stopped" and live.done.done()

@@ -102,7 +102,7 @@ def test_create_run_and_kill_round_trip(host: Host) -> None:
     assert StandIn.seen[-1]["body"]["language"] == "bash"
     assert StandIn.seen[-1]["body"]["code"] == "echo 'hello world'" and command["ok"]
 
-    ended = host.call("sandbox.terminate", {"sandbox": "cloud"})
+    ended = host.call("sandbox.terminate", {"sandbox": "cloud", "confirm": True})
     assert ended["status"] == "terminated"
     assert StandIn.seen[-1]["method"] == "DELETE" and StandIn.seen[-1]["path"] == "/sandboxes/ixq3x2sbxabcdef0123"
     assert KEY not in json.dumps([made, ok, failed, command, ended])

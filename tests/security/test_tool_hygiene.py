@@ -34,12 +34,7 @@ ACTING_FIELDS = frozenset({"symbol", "symbols", "side", "qty", "quantity", "amou
 SAFE_DEFAULTS = {"dry_run": True, "preview": True, "validate_only": True, "real_money": False}
 #: (operation, field): the offence, found in packs this suite does not own; reported, to be fixed there.
 KNOWN_OFFENDERS = {
-    ("swarm.init", "symbols"): "defaults to ['SPY']: a swarm trades SPY unless told otherwise",
-    ("strategy.run", "mode"): "defaults to 'live' (the configured broker) rather than a paper or backtest run",
     ("syndicate.withdraw_approve", "approve"): "defaults to true: a call without it approves the withdrawal",
-    ("neural.delete", "(scope)"): "destructive with the read scope and no confirmation",
-    ("neural.delete", "(confirm)"): "destructive without confirm=True",
-    ("sandbox.terminate", "(confirm)"): "destructive without confirm=True",
     ("syndicate.member_remove", "(confirm)"): "destructive without confirm=True",
 }
 

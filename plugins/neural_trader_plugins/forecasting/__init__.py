@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neural_trader.hookspecs import hookimpl
-from neural_trader.ops import Operation
+from neural_trader.ops import Operation, Scope
 from neural_trader.services.branches import MigrationBranch
 
 #: The plugin's table (``forecast_models``) and its migrations.
@@ -117,4 +117,5 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
     register(Operation(
         name="neural.delete", summary="Delete a model version: its database row and its files.",
         params=ops_files.DeleteParams, result=ops_files.DeleteResult, handler=ops_files.delete, read_only=False,
-        destructive=True, idempotent=True, examples=({"model_id": "0123456789abcdef", "missing_ok": True},)))
+        scope=Scope.TRADE, destructive=True, idempotent=True, confirm=True,
+        examples=({"model_id": "0123456789abcdef", "missing_ok": True, "confirm": True},)))

@@ -82,7 +82,7 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
     register(Operation(
         name="sandbox.terminate", summary="End a sandbox: its processes stop and its scratch files are deleted.",
         params=api.TerminateParams, result=api.TerminateResult, handler=api.terminate, scope=admin, read_only=False,
-        destructive=True, idempotent=False, examples=({"sandbox": "example"},)))
+        destructive=True, idempotent=False, confirm=True, examples=({"sandbox": "example", "confirm": True},)))
     register(Operation(
         name="agent.run", summary="Run a named agent (trend follower, mean reverter, arbitrage scanner, risk monitor, "
                                   "market maker) for a bounded number of steps on the paper broker.",

@@ -151,7 +151,7 @@ class SwarmInitParams:
         "independent (each agent alone), mesh (agents share signals; one trades only when the others' consensus "
         "does not disagree) or hierarchical (risk_monitor agents veto the others' buys)"))
     symbols: list[str] = param(min_len=1, max_len=10, item_pattern=SYMBOL_PATTERN, pattern_hint=SYMBOL_HINT,
-                                 factory=lambda: ["SPY"], description="the swarm's symbols")
+                                 description="the swarm's symbols (explicit: a swarm trades only what it is told)")
     agents: list[AgentSpec] = param(factory=list, max_len=20, description="agents to start with")
     rounds: int = param(default=5, ge=1, le=1000, description="rounds to play (each agent decides once a round)")
     interval_s: float = param(default=1.0, ge=0, le=3600, description="seconds between rounds")
