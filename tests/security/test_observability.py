@@ -169,3 +169,33 @@ async def test_readiness_is_degraded_while_redis_is_down(tmp_path: Path) -> None
     host.close()
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
     assert ready.json()["checks"]["cache"]["ok"] is False
+
+
+async def test_an_order_spans_operation_then_trading_then_broker(obs_host: Host) -> None:
+    EXPORTER.clear()
+    order = {"client_order_id": "span-1", "symbol": "AAPL", "side": "buy", "qty": "1", "confirm": True}
+    async with rest_client(obs_host) as client:
+        answer = await client.post("/v1/trade/execute", json=order, headers=_auth(("trader",)))
+        assert answer.status_code == 200, answer.text
+    spans = {s.name: s for s in EXPORTER.get_finished_spans()}
+    op, trading, broker = spans["operation trade.execute"], spans["trading"], spans["broker paper.submit"]
+    # The trading loop's thread carries the caller's context: one trace, nested.
+    assert trading.parent is not None and trading.parent.span_id == op.context.span_id
+    assert broker.parent is not None and broker.context.trace_id == op.context.trace_id
+    assert broker.attributes["client_order_id"] == "span-1"
+
+
+async def test_a_provider_request_is_a_span_of_its_own(tmp_path: Path, rsa_key: Any) -> None:
+    import httpx
+
+    from neural_trader.services.http import HttpService
+
+    EXPORTER.clear()
+    settings = settings_for(tmp_path, rsa_key)
+    service = HttpService(settings, transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})))
+    with span("operation probe"):
+        await service.client("probe", base_url="https://example.test").get_json("/v1/thing")
+    spans = {s.name: s for s in EXPORTER.get_finished_spans()}
+    provider = spans["provider probe"]
+    assert provider.parent is not None and provider.parent.span_id == spans["operation probe"].context.span_id
+    assert provider.attributes["method"] == "GET" and provider.attributes["path"] == "/v1/thing"

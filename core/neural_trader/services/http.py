@@ -414,8 +414,11 @@ class ProviderClient:
             stop=stop_after_attempt(policy.max_retries + 1) | _RetryAfterTooLong(policy.max_retry_after),
             wait=wait, retry=retry_if_exception_type(_Retryable), sleep=self._service._sleep,
             before_sleep=before_sleep, reraise=True)
+        from neural_trader.tracing import span
+
         try:
-            return await retrying(self._attempt, method, path, params, json, headers, retryable)
+            with span(f"provider {self.provider}", method=method, path=path):
+                return await retrying(self._attempt, method, path, params, json, headers, retryable)
         except _Retryable as exc:
             raise exc.error from None
 

@@ -549,8 +549,11 @@ class OrderManager:
             return [_order_of(r) for r in rows], first is None
 
     async def _send(self, order: Order, *, actor: str) -> Order:
+        from neural_trader.tracing import span
+
         try:
-            answer = await self.broker.submit(order.request)
+            with span(f"broker {self.broker.name}.submit", client_order_id=order.client_order_id):
+                answer = await self.broker.submit(order.request)
         except NtUnavailable as exc:
             return self._mark(order.client_order_id, OrderStatus.UNKNOWN, actor=actor, action="order.unknown",
                               reason=f"sent to {self.broker.name}, answer lost: {exc.message}")

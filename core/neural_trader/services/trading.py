@@ -197,16 +197,28 @@ class Trading:
 
     async def call(self, fn: Callable[[OrderManager], T | Awaitable[T]], *, broker: str | None = None,
                    account: str | None = None) -> T:
-        """``fn(manager)`` on the trading loop (awaited when it returns an awaitable)."""
+        """``fn(manager)`` on the trading loop (awaited when it returns an awaitable), in a ``trading``
+        span under the caller's: the trading loop's thread runs in the caller's tracing context."""
+        from opentelemetry import context as otel_context
+
+        from neural_trader.tracing import span
+
+        caller = otel_context.get_current()
+        name = broker or self.broker_name
 
         async def run() -> T:
-            manager = await self._manager(broker or self.broker_name, account or self.account_name)
-            out = fn(manager)
-            if inspect.isawaitable(out):
-                return await out
-            return out
+            token = otel_context.attach(caller)
+            try:
+                manager = await self._manager(name, account or self.account_name)
+                out = fn(manager)
+                if inspect.isawaitable(out):
+                    return await out
+                return out
+            finally:
+                otel_context.detach(token)
 
-        return await self._loop.run(run)
+        with span("trading", broker=name):
+            return await self._loop.run(run)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """A blocking ``fn()`` on the trading loop's thread (database work that needs no manager)."""
