@@ -79,6 +79,9 @@ async def test_metrics_need_admin_and_count_requests(obs_host: Host) -> None:
             assert (await client.get("/v1/system/ping", headers=admin)).status_code == 200
         assert (await client.post("/v1/system/ping", json={"nope": 1}, headers=admin)).status_code == 422
         assert (await client.post("/v1/trade/execute", json={}, headers=_auth(("viewer",)))).status_code == 403
+        cache = obs_host.services.cache
+        cache.set("probe", b"1")
+        cache.get("probe"), cache.get("probe"), cache.get("absent")
         placed = await client.post("/v1/trade/execute", headers=admin, json={
             "client_order_id": "m-1", "symbol": "AAPL", "side": "buy", "qty": "1", "type": "limit",
             "limit_price": "0.50", "confirm": True})
@@ -93,6 +96,9 @@ async def test_metrics_need_admin_and_count_requests(obs_host: Host) -> None:
     assert 'nt_orders_total{status="accepted"} 1.0' in text or 'nt_orders_total{status="new"} 1.0' in text, text
     assert "nt_order_fills_total 0.0" in text
     assert "nt_native_kernel_compiled{" in text and "nt_cache_degraded" in text
+    hits, misses = (float(next(line.split()[1] for line in text.splitlines() if line.startswith(f"nt_cache_{n}_total ")))
+                    for n in ("hits", "misses"))
+    assert hits >= 2 and misses >= 1
 
 
 async def test_metrics_can_be_public(tmp_path: Path) -> None:

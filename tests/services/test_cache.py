@@ -294,3 +294,16 @@ def test_a_hung_redis_costs_one_short_timeout(redis_server: RedisServer) -> None
     finally:
         redis_server.resume()
         cache.close()
+
+
+def test_lookups_are_counted_on_memory_and_through_the_fallback() -> None:
+    from neural_trader.services.cache import FallbackCache, MemoryCache
+
+    memory = MemoryCache()
+    memory.set("a", b"1")
+    assert [memory.get("a"), memory.get("a"), memory.get("b")] == [b"1", b"1", None]
+    assert memory.stats() == {"hits": 2, "misses": 1}
+    both = FallbackCache(MemoryCache(), MemoryCache())
+    both.set("a", b"1")
+    both.get("a"), both.get("z")
+    assert both.stats() == {"hits": 1, "misses": 1}

@@ -57,6 +57,21 @@ class Cache(abc.ABC):
 
     #: Which store answers: "memory" or "redis".
     backend: str
+    #: Lookups answered and missed since start (read by ``stats()``, exported by ``/metrics``).
+    _hits: int = 0
+    _misses: int = 0
+
+    def _counted(self, value: bytes | None) -> bytes | None:
+        # ``+=`` on an int attribute may lose a count under threads; the figures are for monitoring.
+        if value is None:
+            self._misses += 1
+        else:
+            self._hits += 1
+        return value
+
+    def stats(self) -> dict[str, int]:
+        """Lookups since start: ``{"hits": n, "misses": m}``."""
+        return {"hits": self._hits, "misses": self._misses}
 
     @abc.abstractmethod
     def get(self, key: str) -> bytes | None:
@@ -131,7 +146,7 @@ class MemoryCache(Cache):
     def get(self, key: str) -> bytes | None:
         with self._lock:
             entry = self._data.get(key)
-        return None if entry is None else entry.data
+        return self._counted(None if entry is None else entry.data)
 
     def set(self, key: str, value: Bytes, ttl: float | None = None) -> None:
         data = _check(value, ttl)
@@ -210,7 +225,7 @@ class RedisCache(Cache):
         return self.prefix + key
 
     def get(self, key: str) -> bytes | None:
-        return self.client.get(self._k(key))  # type: ignore[return-value]
+        return self._counted(self.client.get(self._k(key)))  # type: ignore[arg-type]
 
     def set(self, key: str, value: Bytes, ttl: float | None = None) -> None:
         data = _check(value, ttl)
@@ -340,6 +355,11 @@ class FallbackCache(Cache):
 
     def get(self, key: str) -> bytes | None:
         return self._call("get", key)
+
+    def stats(self) -> dict[str, int]:
+        """The primary's and the fallback's lookups together."""
+        primary, fallback = self.primary.stats(), self.fallback.stats()
+        return {name: primary[name] + fallback[name] for name in ("hits", "misses")}
 
     def set(self, key: str, value: Bytes, ttl: float | None = None) -> None:
         self._call("set", key, value, ttl, dirty=(key,))
