@@ -35,6 +35,8 @@ def paths_png(series: Sequence[tuple[str, Sequence[Any], Sequence[float]]], *, t
     ax.set_title(title)
     if len(series) > 1:
         ax.legend(loc="best", fontsize=8)
+    if series and series[0][1] and not isinstance(next(iter(series[0][1])), int | float):
+        fig.autofmt_xdate()   # dates: slanted, so that they do not overlap
     return _png(fig, ax)
 
 

@@ -391,6 +391,7 @@ class Sportsbook:
             return []
         now = self.clock()
         with self.storage.session(write=True) as session:
+            self._lock(session)   # two settlements at once must not both settle one bet
             legs = session.exec(select(BetLegRow).where(col(BetLegRow.event_id).in_(list(by_event)))).all()
             ids = sorted({g.bet_id for g in legs})
             rows = session.exec(select(BetRow).where(col(BetRow.id).in_(ids), BetRow.account == account)

@@ -453,7 +453,9 @@ def backtest(params: BacktestParams, ctx: Context) -> BacktestResult:
     if params.chart:
         from neural_trader_plugins.sports.book.charts import paths_png
 
-        chart = Image.png(paths_png([(f"{r.strategy}/{r.staking}", r.dates, r.path) for r in results],
+        # Each path starts from the bankroll the day before the first match day.
+        chart = Image.png(paths_png([(f"{r.strategy}/{r.staking}", (r.dates[0] - dt.timedelta(days=1), *r.dates),
+                                      (r.bankroll_start, *r.path)) for r in results if r.dates],
                                     title=f"{params.season}: bankroll by strategy ({params.bookmaker} "
                                           f"{params.price.value} odds)", xlabel="match day"))
     return BacktestResult(
