@@ -195,6 +195,12 @@ def test_simulate_bounds_its_work(nt_host: Host) -> None:
         nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "stake": 2000, "bankroll": 1000})
     with pytest.raises(NtUserError, match="outgrows floating point"):
         nt_host.call("sports.simulate", {"probability": 0.6, "odds": 50, "n_bets": 1575, "staking": "fraction"})
+    by_edge = nt_host.call("sports.simulate", {"edge": 0.1, "odds": 2.0, "stake": 10, "n_paths": 100})
+    assert by_edge == nt_host.call("sports.simulate", {"probability": 0.55, "odds": 2.0, "stake": 10, "n_paths": 100})
+    with pytest.raises(NtUserError, match="probability or edge"):
+        nt_host.call("sports.simulate", {"odds": 2.0})
+    with pytest.raises(NtUserError, match="edge"):
+        nt_host.call("sports.simulate", {"odds": 2.0, "edge": 1.5})
     with pytest.raises(NtUserError, match="fraction 1"):
         nt_host.call("sports.simulate", {"probability": 0.5, "odds": 2.0, "staking": "fraction", "fraction": 1})
     with pytest.raises(NtValidationError, match="probability"):

@@ -267,8 +267,11 @@ class SimStaking(enum.StrEnum):
 class SimulateParams:
     """Parameters of ``sports.simulate``."""
 
-    probability: float = param(gt=0, lt=1, unit="fraction", description="each bet's true chance of winning")
     odds: float = param(gt=1, le=1000, description="decimal odds of each bet")
+    probability: float | None = param(default=None, gt=0, lt=1, unit="fraction",
+                                      description="each bet's true chance of winning (or give edge)")
+    edge: float | None = param(default=None, gt=-1, le=10, unit="fraction", description=(
+        "instead of probability: the expected profit per unit staked, probability = (1 + edge) / odds"))
     n_bets: int = param(default=500, ge=1, le=10_000, description="bets per path")
     n_paths: int = param(default=2000, ge=1, le=100_000, description="paths (n_paths x n_bets at most 5,000,000)")
     bankroll: float = param(default=1000.0, gt=0, le=1e12, unit="money", description="the starting bankroll")
@@ -314,7 +317,14 @@ def simulate(params: SimulateParams, ctx: Context) -> SimulateResult:
 
     stake = params.bankroll / 100 if params.stake is None else params.stake
     fraction = params.fraction if params.fraction is not None else 0.01 if params.staking is SimStaking.FRACTION else 0.5
-    s = mc.simulate(probability=params.probability, odds=params.odds, n_bets=params.n_bets, n_paths=params.n_paths,
+    if (params.probability is None) == (params.edge is None):
+        raise NtUserError("give probability or edge (one of them): e.g. probability 0.55, or edge 0.05",
+                          details={"field": "probability"})
+    p = params.probability if params.probability is not None else (1.0 + (params.edge or 0.0)) / params.odds
+    if not 0.0 < p < 1.0:
+        raise NtUserError(f"edge {params.edge} at odds {params.odds} means a probability of {p:.6g}, outside (0, 1)",
+                          details={"field": "edge"})
+    s = mc.simulate(probability=p, odds=params.odds, n_bets=params.n_bets, n_paths=params.n_paths,
                     bankroll=params.bankroll, staking=params.staking.value, stake=stake, fraction=fraction,
                     ruin_fraction=params.ruin_fraction, seed=params.seed)
     chart = None
@@ -322,13 +332,13 @@ def simulate(params: SimulateParams, ctx: Context) -> SimulateResult:
         from neural_trader_plugins.sports.book.charts import bands_png
 
         chart = Image.png(bands_png(s.steps, s.bands, mc.PERCENTILES, title=(
-            f"{params.n_paths} paths, {params.staking.value} staking, p={params.probability:g} at {params.odds:g}")))
+            f"{params.n_paths} paths, {params.staking.value} staking, p={p:.4g} at {params.odds:g}")))
     return SimulateResult(
         final_mean=s.final_mean, final_std=s.final_std,
         final_percentiles=[PercentileView(percentile=q, bankroll=v) for q, v in zip(mc.PERCENTILES, s.final_percentiles,
                                                                                    strict=True)],
         drawdown_median=s.drawdown_median, drawdown_p95=s.drawdown_p95, ruin_probability=s.ruin_probability,
-        mean_bets_placed=s.mean_bets_placed, expected_value_per_bet=params.probability * params.odds - 1.0,
+        mean_bets_placed=s.mean_bets_placed, expected_value_per_bet=p * params.odds - 1.0,
         stake_fraction=s.stake_fraction, theory_mean=s.theory_mean, theory_std=s.theory_std,
         theory_log_growth=s.theory_log_growth, chart=chart)
 
