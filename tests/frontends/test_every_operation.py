@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
-from examples import SETUP
+from examples import setup_chain
 
 from neural_trader.frontends import mcp, rest
 from neural_trader.host import Host, make_host
@@ -55,8 +55,8 @@ def test_the_registry_is_not_empty() -> None:
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
 async def test_cli_mcp_and_rest_agree(op: Operation, host: Host) -> None:
     params = _example(op)
-    if op.name in SETUP:
-        setup = host.operation(SETUP[op.name])
+    for name in setup_chain(op.name):
+        setup = host.operation(name)
         await setup.call(_example(setup), host.context(identity=ADMIN))
     direct = await op.call(params, host.context(identity=ADMIN))
 

@@ -34,8 +34,6 @@ ACTING_FIELDS = frozenset({"symbol", "symbols", "side", "qty", "quantity", "amou
 SAFE_DEFAULTS = {"dry_run": True, "preview": True, "validate_only": True, "real_money": False}
 #: (operation, field): the offence, found in packs this suite does not own; reported, to be fixed there.
 KNOWN_OFFENDERS = {
-    ("syndicate.withdraw_approve", "approve"): "defaults to true: a call without it approves the withdrawal",
-    ("syndicate.member_remove", "(confirm)"): "destructive without confirm=True",
 }
 
 

@@ -36,13 +36,13 @@ CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "allocate": ({"allocation_id": "perm", "opportunities": [{"opportunity_id": "x", "probability": 0.6,
                                                               "odds": 2}], "confirm": True}, STAFF),
     "settle": ({"bet_id": "b/x", "outcome": "void"}, STAFF),
-    "withdraw_approve": ({"request_id": "pending"}, STAFF),
+    "withdraw_approve": ({"request_id": "pending", "approve": True}, STAFF),
     "withdraw_process": ({"confirm": True}, STAFF),
     "distribute": ({"distribution_id": "perm", "amount": "1.00"}, STAFF),
     "set_rules": ({"rules": {"quorum": "0.6"}}, ADMIN),
     "member_add": ({"member_id": "newbie", "name": "N"}, ADMIN),
     "member_update": ({"member_id": "mia", "name": "Mia M"}, ADMIN),
-    "member_remove": ({"member_id": "newbie"}, ADMIN),
+    "member_remove": ({"member_id": "newbie", "confirm": True}, ADMIN),
 }
 ACTORS = {"admin": "ada", "manager": "max", "member": "mia", "observer": "oz"}
 
@@ -83,7 +83,7 @@ def test_each_role_may_do_exactly_what_the_table_says(role: str, club: Host) -> 
 def test_strangers_and_removed_members_are_refused(club: Host) -> None:
     with pytest.raises(NtForbidden, match="not an active member"):
         call(club, "status", syndicate_id="perm", actor="nobody")
-    call(club, "member_remove", syndicate_id="perm", actor="ada", member_id="oz")
+    call(club, "member_remove", syndicate_id="perm", actor="ada", member_id="oz", confirm=True)
     with pytest.raises(NtForbidden):
         call(club, "vote_results", syndicate_id="perm", actor="oz", proposal_id="open")
 

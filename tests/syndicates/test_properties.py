@@ -61,7 +61,7 @@ def test_books_balance_and_nobody_is_diluted(nt_host_factory: HostFactory, steps
             elif kind == "withdraw":
                 call(host, "withdraw_request", syndicate_id=sid, actor=step[1], request_id=f"w{i}", amount=step[2],
                      emergency=step[3])
-                call(host, "withdraw_approve", syndicate_id=sid, actor="ann", request_id=f"w{i}")
+                call(host, "withdraw_approve", syndicate_id=sid, actor="ann", request_id=f"w{i}", approve=True)
                 call(host, "withdraw_process", syndicate_id=sid, actor="ann", request_id=f"w{i}", confirm=True)
             else:
                 split = call(host, "distribute", syndicate_id=sid, actor="ann", distribution_id=f"x{i}",

@@ -45,7 +45,7 @@ def test_worked_scenario(host: Host, fake_clock: Clock) -> None:
     assert paid["shares_total"] == paid["net"] == "100.00"
     # NAV 2,600.00 over 2,500 units: 1.04. Bob takes 520.00 out: 520 / 1.04 = 500 units exactly.
     call(host, "withdraw_request", syndicate_id="club", actor="bob", request_id="w1", amount="520.00")
-    call(host, "withdraw_approve", syndicate_id="club", actor="alice", request_id="w1")
+    call(host, "withdraw_approve", syndicate_id="club", actor="alice", request_id="w1", approve=True)
     done = call(host, "withdraw_process", syndicate_id="club", actor="alice", request_id="w1", confirm=True)
     [w] = done["processed"]
     assert (w["units"], w["gross"], w["penalty"], w["paid"]) == ("500.00000000", "520.00", "0.00", "520.00")

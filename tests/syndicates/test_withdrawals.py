@@ -29,8 +29,8 @@ def test_lockup_then_notice_then_payment(club: Host, fake_clock: Clock) -> None:
     fake_clock.advance(days=30)
     _ask(club, "max", "r1", amount="100.00")
     with pytest.raises(NtForbidden, match="own withdrawal"):
-        call(club, "withdraw_approve", syndicate_id="w", actor="max", request_id="r1")
-    call(club, "withdraw_approve", syndicate_id="w", actor="ann", request_id="r1")
+        call(club, "withdraw_approve", syndicate_id="w", actor="max", request_id="r1", approve=True)
+    call(club, "withdraw_approve", syndicate_id="w", actor="ann", request_id="r1", approve=True)
     waiting = call(club, "withdraw_process", syndicate_id="w", actor="ann", confirm=True)
     assert waiting["processed"] == [] and "notice period" in waiting["waiting"][0]["waiting_for"]
     fake_clock.advance(days=7)
@@ -44,7 +44,7 @@ def test_lockup_then_notice_then_payment(club: Host, fake_clock: Clock) -> None:
 
 def test_emergency_skips_lockup_and_notice_for_a_penalty(club: Host, fake_clock: Clock) -> None:
     _ask(club, "max", "e1", emergency=True)      # everything: 1,000.00
-    call(club, "withdraw_approve", syndicate_id="w", actor="ann", request_id="e1")
+    call(club, "withdraw_approve", syndicate_id="w", actor="ann", request_id="e1", approve=True)
     [paid] = call(club, "withdraw_process", syndicate_id="w", actor="ann", confirm=True)["processed"]
     # 10 % of 1,000.00 stays with the pool: ann's 1,000 units are now worth 1,100.00.
     assert (paid["gross"], paid["penalty"], paid["paid"]) == ("1000.00", "100.00", "900.00")

@@ -177,7 +177,7 @@ def withdraw_request(params: WithdrawRequestParams, ctx: Context) -> WithdrawalV
 @attrs.frozen(kw_only=True)
 class WithdrawApproveParams(SyndicateParams):
     request_id: str = param(pattern=KEY_PATTERN, pattern_hint=KEY_HINT, description="the request to decide")
-    approve: bool = param(default=True, description="true approves, false rejects")
+    approve: bool = param(description="true approves, false rejects (explicit: no default decides for you)")
     note: str | None = param(default=None, max_len=500, description="a note for the member")
 
 
