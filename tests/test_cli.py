@@ -30,6 +30,7 @@ class RebalanceParams:
     dry_run: bool = param(default=True, description="only show the orders")
     symbols: list[str] = param(factory=list, description="limit to these symbols")
     legs: list[Leg] = param(factory=list, description="target weights")
+    tags: list[str] | None = param(default=None, description="optional labels")
     mode: str = attrs.field(default="soft", validator=attrs.validators.in_(["soft", "hard"]))
 
 
@@ -38,13 +39,14 @@ class RebalanceResult:
     account: str
     dry_run: bool
     orders: list[dict[str, float]]
+    tags: list[str] | None = None
 
 
 def rebalance(params: RebalanceParams, ctx: Context) -> RebalanceResult:
     ctx.progress(1, 1, "planning")
     total = sum(leg.weight for leg in params.legs) or 1.0
     orders = [{leg.symbol: round(leg.weight / total, 6)} for leg in params.legs][: params.max_orders]
-    return RebalanceResult(account=params.account, dry_run=params.dry_run, orders=orders)
+    return RebalanceResult(account=params.account, dry_run=params.dry_run, orders=orders, tags=params.tags)
 
 
 class Pack:
@@ -84,7 +86,10 @@ def test_options_json_and_file_input(cli, tmp_path: Path) -> None:  # type: igno
     result = cli("portfolio", "rebalance", "--account", "acc1", "--legs", f"@{legs}", "--no-dry-run", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"account": "acc1", "dry_run": False,
-                                         "orders": [{"A": 0.25}, {"B": 0.75}]}
+                                         "orders": [{"A": 0.25}, {"B": 0.75}], "tags": None}
+    # An optional list of plain values is a repeated option, like a required one.
+    result = cli("portfolio", "rebalance", "--account", "a", "--tags", "x", "--tags", "y", "--json")
+    assert json.loads(result.output)["tags"] == ["x", "y"]
     result = cli("portfolio", "rebalance", "--params", '{"account": "p", "max_orders": 1}', "--account", "o",
                  "--legs", '[{"symbol": "A", "weight": 1}, {"symbol": "B", "weight": 1}]', "--json")
     assert json.loads(result.output)["account"] == "o"

@@ -52,6 +52,12 @@ def _main_type(schema: dict[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The one non-null branch of an optional ``anyOf`` (an optional list's array schema), else ``schema``."""
+    branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
+    return branches[0] if len(branches) == 1 else schema
+
+
 def _scalar_type(schema: dict[str, Any]) -> click.ParamType | None:
     kind = _main_type(schema)
     if schema.get("format") == "decimal":
@@ -143,7 +149,7 @@ def options_for(input_schema: dict[str, Any], chart: tuple[str, Any] | None = No
                                     help=_help(schema, is_required)))
             continue
         if kind == "array":
-            item_type = _scalar_type(schema.get("items", {}))
+            item_type = _scalar_type(_non_null(schema).get("items", {}))
             if item_type is not None:
                 out.append(click.Option([name, prop], type=item_type, multiple=True, default=None,
                                         help=_help(schema, is_required, "(repeat the option for several values)")))
