@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -87,6 +88,8 @@ def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment (with the test's NT_DATA_DIR/NT_CONFIG), minus pytest's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(extra or {})
+    if _SITES:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, _SITES), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -122,19 +125,28 @@ def _render(dest: Path, **answers: Any) -> Path:
 
 
 def _installed(distribution: str) -> bool:
-    return _pip("show", distribution, check=False).returncode == 0
+    """Whether a fresh interpreter (the children these tests start) finds ``distribution``."""
+    probe = f"import importlib.metadata as m; m.distribution({distribution!r})"
+    return _run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+#: Folders a rendered pack is installed into (``pip install --target``), on the children's PYTHONPATH:
+#: the pack is installed for the fresh interpreters these tests start, never into this environment,
+#: so tests running beside these (pytest-xdist) never see it come and go.
+_SITES: list[Path] = []
 
 
 @contextlib.contextmanager
 def _pip_installed(project: Path, distribution: str, env: Mapping[str, str] | None = None) -> Iterator[None]:
-    """``pip install`` the rendered pack into this environment; always uninstall it afterwards."""
-    if _installed(distribution):  # left over from an interrupted run
-        _pip("uninstall", "-y", distribution)
+    """``pip install`` the rendered pack where the children see it; remove it afterwards."""
+    site = project.parent / f"site-{distribution}"
+    _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(project), env=env)
+    _SITES.append(site)
     try:
-        _pip("install", "--no-deps", "--no-build-isolation", str(project), env=env)
         yield
     finally:
-        _pip("uninstall", "-y", distribution, check=False)
+        _SITES.remove(site)
+        shutil.rmtree(site, ignore_errors=True)
 
 
 def _answers(stem: str, **extra: Any) -> dict[str, Any]:
@@ -152,6 +164,7 @@ def test_an_installed_pack_appears_in_every_frontend_and_uninstalls(tmp_path: Pa
     tool, route = "template_probe_stats", "/v1/template_probe/stats"
 
     with _pip_installed(project, distribution):
+        assert _installed(distribution)
         ops = {op["name"]: op for op in _cli_json("ops")}
         assert operation in ops and ops[operation]["plugin"] == "template_probe"
         plugins = {p["name"]: p for p in _cli_json("plugins")}
