@@ -216,7 +216,7 @@ def backtest(priced: Sequence[Priced], *, strategy: str, staking: str, bookmaker
             if amount > 0:
                 planned.append((p, k, float(odds[k]), fair[k], amount))
         total = sum(a for *_, a in planned)
-        scale = min(1.0, level / total) if total > 0 else 1.0
+        scale = 1.0 if total <= level else level / total
         for p, k, o, fair_k, amount in planned:
             amount *= scale
             won = _RESULT[p.match.result] == k
