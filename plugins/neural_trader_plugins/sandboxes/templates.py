@@ -62,9 +62,9 @@ BUILTIN: dict[str, dict[str, Any]] = {
 class Template:
     """A named setup."""
 
-    name: str
+    name: str = param(min_len=1, max_len=100, description="the template's name")
     kind: Kind = param(description="sandbox (setup: sandbox.create's parameters) or swarm (swarm.init's)")
-    summary: str
+    summary: str = param(max_len=500, description="what the setup is for, in a line")
     setup: dict[str, Any] = param(description="the parameters, without the name")
 
 
