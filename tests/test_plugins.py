@@ -124,3 +124,24 @@ def test_registration_is_attributed_with_hooks_listed() -> None:
 def test_plugin_manager_factory_returns_fresh_managers() -> None:
     a, b = plugin_loading.make_plugin_manager(), plugin_loading.make_plugin_manager()
     assert a is not b and a.hook.nt_register_operations is not b.hook.nt_register_operations
+
+
+def test_plugin_notes_are_asked_when_listed_and_a_failing_one_is_reported() -> None:
+    from neural_trader.hookspecs import hookimpl
+    from neural_trader.host import make_host
+
+    class Talker:
+        @hookimpl
+        def nt_plugin_notes(self) -> list[str]:
+            return ["runs on a hamster wheel"]
+
+    class Broken:
+        @hookimpl
+        def nt_plugin_notes(self) -> list[str]:
+            raise RuntimeError("no probe")
+
+    with make_host(plugins=[Talker(), Broken()]) as host:
+        infos = host.plugin_notes()
+        notes = {i.notes[0] for i in infos.values() if i.notes}
+        assert "runs on a hamster wheel" in notes
+        assert "nt_plugin_notes failed: RuntimeError: no probe" in notes

@@ -175,6 +175,15 @@ def nt_register_sandboxes(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def nt_plugin_notes() -> list[str]:
+    """What a person should know about how this plugin runs on this machine (``plugins``, ``--json``:
+    ``notes``), e.g. which isolation a sandbox gets. Called when the plugins are listed, not at start-up,
+    so it may probe the machine; it must not fail (return ``[]`` when there is nothing to say).
+    """
+    return []
+
+
+@hookspec
 def nt_register_executors(register: Callable[[Any], None]) -> None:
     """Contribute executors that run sweeps: serial, threads, processes, Ray.
 

@@ -158,6 +158,20 @@ class Host:
             if plugin is not None:
                 info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
 
+    def plugin_notes(self) -> dict[str, PluginInfo]:
+        """The plugin infos with each plugin's ``nt_plugin_notes`` filled in (asked now: a note may
+        describe the machine as it is; a plugin whose hook raises gets that as its note)."""
+        for impl in self.pm.hook.nt_plugin_notes.get_hookimpls():
+            info = self.plugin_infos.get(impl.plugin_name)
+            if info is None:
+                continue
+            try:
+                notes: list[Any] = list(impl.function() or [])  # type: ignore[call-overload]
+                info.notes = [str(note) for note in notes]
+            except Exception as exc:
+                info.notes = [f"nt_plugin_notes failed: {type(exc).__name__}: {exc}"]
+        return self.plugin_infos
+
     def registry(self, kind: str) -> NamedRegistry:
         try:
             return self.registries[kind]

@@ -75,6 +75,8 @@ class PluginInfo:
     pinned: str | None = None
     #: Why to look at this plugin twice (e.g. an unknown third-party plugin).
     warnings: list[str] = attrs.field(factory=list)
+    #: What the plugin says about how it runs here (``nt_plugin_notes``; filled by ``Host.plugin_notes``).
+    notes: list[str] = attrs.field(factory=list)
 
 
 #: The distribution whose plugins are first-party.

@@ -19,7 +19,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List plugins: distribution, version, hooks, operations, native kernels, and why one failed."""
     host = _holder(ctx).host
-    infos = [attrs.asdict(i) for i in sorted(host.plugin_infos.values(), key=lambda i: i.name)]
+    infos = [attrs.asdict(i) for i in sorted(host.plugin_notes().values(), key=lambda i: i.name)]
     if as_json:
         render.print_json(infos)
         return
@@ -30,7 +30,7 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
         kernels = "; ".join(part for part in (
             "compiled: " + ", ".join(compiled) if compiled else "",
             "numpy fallback: " + ", ".join(fallback) if fallback else "") if part)
-        note = info["reason"] or ""
+        note = "; ".join(filter(None, [info["reason"], *info["notes"]]))
         if info["install"]:
             note += f" — fix: {info['install']}"
         rows.append({

@@ -4,6 +4,7 @@ through the risk gate; a hierarchical swarm played, vetoed and shut down; a temp
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -102,3 +103,19 @@ def test_an_independent_swarms_fills_are_the_accounts_orders(nt_host: Host) -> N
     maker = next(a for a in metrics["by_agent"] if a["name"] == "maker")
     assert maker["orders"] >= 1  # its quotes rested and were cancelled at the end
     assert not [o for c, o in orders.items() if c.startswith("swarm-free:maker:") and o["status"] == "accepted"]
+
+
+def test_plugins_json_says_which_isolation_is_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from neural_trader.host import make_host
+    from neural_trader_cli.main import make_cli
+
+    def notes() -> list[str]:
+        out = CliRunner().invoke(make_cli(make_host()), ["plugins", "--json"], catch_exceptions=False).output
+        return next(p["notes"] for p in json.loads(out) if p["name"] == "sandboxes")
+
+    assert notes()[0].startswith("local sandboxes: bubblewrap; network none")
+    monkeypatch.setenv("NT_SANDBOXES_BWRAP", "0")
+    off = notes()
+    assert off[0].startswith("local sandboxes: rlimits; network host") and "NT_SANDBOXES_BWRAP=0" in off[1]

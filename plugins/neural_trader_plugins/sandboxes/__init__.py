@@ -38,6 +38,15 @@ def nt_register_sandboxes(register: Callable[[Any], None]) -> None:
 
 
 @hookimpl
+def nt_plugin_notes() -> list[str]:
+    from neural_trader_plugins.sandboxes.isolation import probe
+
+    isolation = probe()
+    return [f"local sandboxes: {isolation.mode}; network {isolation.network}; processes: {isolation.processes}",
+            *isolation.notes]
+
+
+@hookimpl
 def nt_shutdown(host: Any) -> None:
     from neural_trader_plugins.sandboxes import service, swarms
 
