@@ -20,9 +20,7 @@ common implementations do); ``T`` is the number of words. The score is the net t
 from __future__ import annotations
 
 import csv
-import os
 import re
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from neural_trader.errors import NtUserError
 
 from .articles import Article
 from .sentiment import SentimentScore, label_for
+from .user_file import UserFile
 
 __all__ = ["ENV", "LoughranMcDonaldScorer", "read_dictionary"]
 
@@ -81,38 +80,22 @@ class LoughranMcDonaldScorer:
                f"negation count as negative; needs the master dictionary CSV in {ENV}")
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = environ
-        self._lock = threading.Lock()
-        self._loaded: tuple[tuple[str, float, int], tuple[frozenset[str], frozenset[str]]] | None = None
-
-    def _path(self) -> Path | None:
-        environ = os.environ if self._environ is None else self._environ
-        value = environ.get(ENV, "").strip()
-        return Path(value).expanduser() if value else None
+        self._file: UserFile[tuple[frozenset[str], frozenset[str]]] = UserFile(ENV, environ)
 
     def status(self) -> tuple[bool, str | None]:
-        path = self._path()
-        if path is None:
-            return False, f"set {ENV} to the Loughran-McDonald master dictionary CSV (not shipped: academic licence)"
-        if not path.is_file():
-            return False, f"{ENV} names no file: put the master dictionary CSV there"
-        return True, None
+        return self._file.status(unset="the Loughran-McDonald master dictionary CSV (not shipped: academic licence)",
+                                 missing="put the master dictionary CSV there")
 
     def lists(self) -> tuple[frozenset[str], frozenset[str]]:
         """``(positive, negative)`` words, read from the configured file."""
-        path = self._path()
+        path = self._file.path()
         if path is None:
             raise NtUserError(f"model loughran_mcdonald is not configured: {self.status()[1]}")
         try:
-            stat = path.stat()
+            return self._file.load(path, read_dictionary)
         except OSError:
             raise NtUserError(f"model loughran_mcdonald: {ENV} names no file; put the master dictionary "
                               "CSV there") from None
-        key = (str(path), stat.st_mtime, stat.st_size)
-        with self._lock:
-            if self._loaded is None or self._loaded[0] != key:
-                self._loaded = (key, read_dictionary(path))
-            return self._loaded[1]
 
     def counts(self, text: str) -> tuple[int, int, int]:
         """``(P, N, T)`` of ``text`` (module doc)."""

@@ -21,9 +21,7 @@ score is ``p(bullish) - p(bearish)``. ``positive``/``negative``/``neutral`` are 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from neural_trader.errors import NtUserError
 
 from .articles import Article
 from .sentiment import SentimentScore, label_for
+from .user_file import UserFile
 
 __all__ = ["ENV", "OnnxTextClassifier", "bag_of_words", "bucket"]
 
@@ -56,6 +55,22 @@ def bag_of_words(text: str, size: int) -> np.ndarray:
     return row
 
 
+def _open_model(path: Path) -> tuple[Any, str, int]:
+    """An ONNX Runtime session on ``path``, its input's name and its number of buckets."""
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a bad file
+        raise NtUserError(f"{ENV} is not a model ONNX Runtime can load: {type(exc).__name__}") from None
+    first = session.get_inputs()[0]
+    size = first.shape[-1] if first.shape else None
+    if not isinstance(size, int) or size < 1:
+        raise NtUserError(f"the model in {ENV} must take a fixed-size last axis (the number of "
+                          f"buckets); its input {first.name!r} has shape {first.shape}")
+    return session, first.name, size
+
+
 class OnnxTextClassifier:
     """Runs the ONNX model ``NT_SENTIMENT_ONNX_MODEL`` names (loaded on first use, again when the
     file changes)."""
@@ -65,46 +80,18 @@ class OnnxTextClassifier:
                "bearish/neutral/bullish scores")
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = environ
-        self._lock = threading.Lock()
-        self._loaded: tuple[tuple[str, float, int], Any, str, int] | None = None
-
-    def _path(self) -> Path | None:
-        environ = os.environ if self._environ is None else self._environ
-        value = environ.get(ENV, "").strip()
-        return Path(value).expanduser() if value else None
+        self._file: UserFile[tuple[Any, str, int]] = UserFile(ENV, environ)
 
     def status(self) -> tuple[bool, str | None]:
-        path = self._path()
-        if path is None:
-            return False, f"set {ENV} to an ONNX model over the hashed bag of words (docs/news.md)"
-        if not path.is_file():
-            return False, f"{ENV} names no file"
-        return True, None
+        return self._file.status(unset="an ONNX model over the hashed bag of words (docs/news.md)", missing="")
 
     def _session(self) -> tuple[Any, str, int]:
-        path = self._path()
+        path = self._file.path()
         if path is None or not path.is_file():
             raise NtUserError(f"model onnx_classifier is not configured: {self.status()[1]}")
-        stat = path.stat()
-        if stat.st_size > MAX_BYTES:
+        if path.stat().st_size > MAX_BYTES:
             raise NtUserError(f"{ENV} names a file over {MAX_BYTES // 2**20} MiB")
-        key = (str(path), stat.st_mtime, stat.st_size)
-        with self._lock:
-            if self._loaded is None or self._loaded[0] != key:
-                import onnxruntime as ort
-
-                try:
-                    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-                except Exception as exc:  # onnxruntime raises its own types for a bad file
-                    raise NtUserError(f"{ENV} is not a model ONNX Runtime can load: {type(exc).__name__}") from None
-                first = session.get_inputs()[0]
-                size = first.shape[-1] if first.shape else None
-                if not isinstance(size, int) or size < 1:
-                    raise NtUserError(f"the model in {ENV} must take a fixed-size last axis (the number of "
-                                      f"buckets); its input {first.name!r} has shape {first.shape}")
-                self._loaded = (key, session, first.name, size)
-            return self._loaded[1], self._loaded[2], self._loaded[3]
+        return self._file.load(path, _open_model)
 
     def score(self, text: str) -> SentimentScore:
         if not isinstance(text, str):
