@@ -80,19 +80,6 @@ def _exact(value: float) -> D:
 
 
 @attrs.frozen(kw_only=True)
-class LegView:
-    event_id: str
-    sport: str
-    market: str
-    selection: str
-    line: D | None
-    odds: D
-    closing_odds: D | None = param(description="the selection's closing odds, once settled from data that has them")
-    status: str = param(description="open, won, lost or void")
-    score: str | None = param(description="final score home-away, once settled")
-
-
-@attrs.frozen(kw_only=True)
 class BetView:
     """A bet as the paper book holds it."""
 
@@ -105,7 +92,7 @@ class BetView:
     status: str = param(description="validated (a preview: nothing stored), open, won, lost or void")
     payout: D | None = param(unit="money", description="what it returned, stake included, once settled")
     profit: D | None = param(unit="money", description="payout - stake, once settled")
-    legs: list[LegView]
+    legs: list[ledger.LegView]
     created_at: dt.datetime | None
     settled_at: dt.datetime | None
 
@@ -113,7 +100,7 @@ class BetView:
     def of(cls, bet: ledger.Bet) -> BetView:
         return cls(client_bet_id=bet.client_bet_id, account=bet.account, kind=bet.kind, stake=bet.stake,
                    odds=bet.odds, potential_return=bet.potential_return, status=bet.status, payout=bet.payout,
-                   profit=bet.profit, legs=[LegView(**attrs.asdict(g)) for g in bet.legs], created_at=bet.created_at,
+                   profit=bet.profit, legs=list(bet.legs), created_at=bet.created_at,
                    settled_at=bet.settled_at)
 
 

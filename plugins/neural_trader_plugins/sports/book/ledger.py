@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from neural_trader.errors import NtConflict, NtNotFound, NtUserError
+from neural_trader.schema import param
 from neural_trader.services.tables import utcnow
 from neural_trader_plugins.sports.book.tables import BetLegRow, BetRow
 
@@ -155,15 +156,17 @@ class Limits:
 
 @attrs.frozen(kw_only=True)
 class LegView:
+    """One leg of a bet as stored (the operations return it as it is)."""
+
     event_id: str
     sport: str
     market: str
     selection: str
     line: D | None
     odds: D
-    closing_odds: D | None
-    status: str
-    score: str | None
+    closing_odds: D | None = param(description="the selection's closing odds, once settled from data that has them")
+    status: str = param(description="open, won, lost or void")
+    score: str | None = param(description="final score home-away, once settled")
 
 
 @attrs.frozen(kw_only=True)
