@@ -81,6 +81,12 @@ def _kickoff(match: football_data.Match) -> dt.datetime:
     return dt.datetime.combine(match.date, match.time, tzinfo=_UK).astimezone(dt.UTC)
 
 
+def event_id(match: football_data.Match) -> str:
+    """A match's id in every operation (events, odds, value bets, bets, settlement):
+    ``<division>-<yyyymmdd>-<home>-<away>`` with the team names slugged (``E0-20230811-burnley-man-city``)."""
+    return f"{match.division}-{match.date:%Y%m%d}-{slug(match.home_team)}-{slug(match.away_team)}"
+
+
 def match_event(match: football_data.Match, stage: str = "closing") -> Event:
     """One match as an event with its bookmakers' ``stage`` prices (``opening`` or ``closing``)."""
     if stage not in STAGES:
@@ -102,7 +108,7 @@ def match_event(match: football_data.Match, stage: str = "closing") -> Event:
             key, title, aggregate = _book(prefix)
             books.append(BookmakerOdds(key=key, title=title, markets=tuple(markets), aggregate=aggregate))
     division = DIVISIONS.get(match.division)
-    return Event(id=f"{match.division}-{match.date:%Y%m%d}-{slug(match.home_team)}-{slug(match.away_team)}",
+    return Event(id=event_id(match),
                  sport_key=sport_key(match.division), sport_title=division[1] if division else match.division,
                  commence_time=_kickoff(match), home_team=match.home_team, away_team=match.away_team,
                  bookmakers=tuple(sorted(books, key=lambda b: b.key)), home_score=match.home_goals,

@@ -18,9 +18,9 @@ from neural_trader.testing import HostFactory, call_everywhere
 
 # Real 2023/24 matches: Arsenal 2-1 Everton and Brentford 2-4 Newcastle (19 May), Burnley 0-3 Man City
 # (11 Aug, the first match).
-ARSENAL = "E0:2024-05-19:Arsenal:Everton"
-BRENTFORD = "E0:2024-05-19:Brentford:Newcastle"
-BURNLEY = "E0:2023-08-11:Burnley:Man City"
+ARSENAL = "E0-20240519-arsenal-everton"
+BRENTFORD = "E0-20240519-brentford-newcastle"
+BURNLEY = "E0-20230811-burnley-man-city"
 
 
 def closing(home: str, column: str) -> D:
@@ -182,3 +182,14 @@ async def test_the_book_answers_the_same_from_every_frontend(nt_host: Host, nt_c
     assert placed["bet"]["status"] == "open"
     settled = await call_everywhere("sports.settle", {"season": "E0_2324"}, cli=nt_cli, mcp=nt_mcp, rest=nt_rest)
     assert settled["bets"][0]["status"] == "won"
+
+
+def test_an_event_from_the_odds_source_is_bet_and_settled_by_the_same_id(nt_host: Host) -> None:
+    events = nt_host.call("sports.events", {"sport": "soccer_epl", "start": "2024-05-19T00:00:00Z",
+                                            "end": "2024-05-20T00:00:00Z"})["events"]
+    assert ARSENAL in {e["id"] for e in events}
+    leg = {"event_id": ARSENAL, "sport": "soccer_epl", "market": "h2h", "selection": "home", "odds": 1.12}
+    nt_host.call("sports.bet", {"legs": [leg], "stake": "10", "client_bet_id": "same-id", "validate_only": False,
+                                "confirm": True})
+    settled = nt_host.call("sports.settle", {"season": "E0_2324"})
+    assert [b["status"] for b in settled["bets"] if b["client_bet_id"] == "same-id"] == ["won"]

@@ -20,6 +20,7 @@ from neural_trader.host import Host
 from neural_trader.testing import call_everywhere
 from neural_trader_plugins.sports.book import backtest as bt
 from neural_trader_plugins.sports.book import goals, seasons
+from neural_trader_plugins.sports.events import slug
 
 CSV = Path(__file__).resolve().parents[2] / "data" / "football-data_E0_2324.csv"
 
@@ -134,7 +135,7 @@ def test_value_backtest_bets_where_the_model_beats_the_market(nt_host: Host) -> 
                                                                                    "staking": "kelly"}]})
     flat, kelly = got["strategies"]
     assert flat["n_bets"] == kelly["n_bets"] > 0
-    prices = {f"E0:{day(r).isoformat()}:{r['HomeTeam']}:{r['AwayTeam']}": r for r in rows()}
+    prices = {f"E0-{day(r):%Y%m%d}-{slug(r['HomeTeam'])}-{slug(r['AwayTeam'])}": r for r in rows()}
     for b in flat["bets"]:
         r = prices[b["event_id"]]
         opening = [float(r["PSH"]), float(r["PSD"]), float(r["PSA"])]

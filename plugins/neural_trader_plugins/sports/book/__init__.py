@@ -21,7 +21,7 @@ from neural_trader.services.branches import MigrationBranch
 MIGRATIONS = MigrationBranch(name="sportsbook", versions=Path(__file__).parent / "migrations",
                              metadata="neural_trader_plugins.sports.book.tables:metadata")
 
-_LEG = {"event_id": "E0:2024-05-19:Arsenal:Everton", "sport": "soccer_epl", "market": "h2h", "selection": "home",
+_LEG = {"event_id": "E0-20240519-arsenal-everton", "sport": "soccer_epl", "market": "h2h", "selection": "home",
         "odds": 1.12}
 
 

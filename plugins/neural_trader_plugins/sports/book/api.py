@@ -22,8 +22,8 @@ D = decimal.Decimal
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _ID_HINT = "1 to 64 letters, digits and . _ : - starting with a letter or digit"
 _ACCOUNT = "the paper betting account (each has its own bankroll and limits)"
-_EVENT = ("the event, e.g. E0:2023-08-11:Burnley:Man City (division:date:home:away, as sports.value_bets gives "
-          "it; settlement from football-data results finds it by this id)")
+_EVENT = ("the event, e.g. E0-20230811-burnley-man-city (as sports.events and sports.value_bets give it; "
+          "settlement from football-data results finds it by this id)")
 IMAGE = {"title": "Image", "description": "the PNG chart, when asked for (CLI: --plot FILE)"}
 
 

@@ -17,7 +17,7 @@ from neural_trader_plugins.sports.book import backtest as bt
 from neural_trader_plugins.sports.book import goals, seasons
 from neural_trader_plugins.sports.book.api import IMAGE
 
-_SEASON = "a football-data season: E0_2324 or E0_1819 ship with the plugin (more in NT_SPORTSBOOK_DATA_DIR)"
+_SEASON = "a football-data season: E0_2324 or E0_1819 ship with the plugin (more in NT_FOOTBALL_DATA_DIR)"
 _BOOK = ("the bookmaker's football-data prefix whose odds are used: PS (Pinnacle), B365, Avg (market average), "
          "Max, BbAv (2018/19) ...")
 

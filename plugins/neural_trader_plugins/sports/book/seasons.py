@@ -2,12 +2,12 @@
 
 Two seasons ship with the plugin (``data/``): ``E0_1819`` and ``E0_2324``, the English Premier
 League 2018/19 (older layout) and 2023/24 (newer layout). More go in a directory named by
-``NT_SPORTSBOOK_DATA_DIR`` (or ``[plugins.sportsbook] data_dir``) as ``<key>.csv`` (e.g.
-``E0_2223.csv``, a football-data file saved as it is). Operations name seasons by key, never by
+``NT_FOOTBALL_DATA_DIR`` (or ``[plugins.football_data] dir``: the folder the ``football_data`` odds
+source reads) as ``<key>.csv`` (e.g. ``E0_2223.csv``, a football-data file saved as it is). Operations name seasons by key, never by
 path, so a REST caller cannot make the server read an arbitrary file.
 
-A match's **event id** is ``<division>:<date>:<home team>:<away team>``
-(``E0:2023-08-11:Burnley:Man City``): value bets carry it and settlement looks results up by it.
+A match's **event id** is the odds sources' (:func:`~neural_trader_plugins.sports.football_data_events.event_id`,
+``E0-20230811-burnley-man-city``): events, value bets and bets carry it and settlement looks results up by it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader_plugins.sports.book.goals import Result
 from neural_trader_plugins.sports.football_data import Match, OneXTwo, read_football_data
+from neural_trader_plugins.sports.football_data_events import event_id
 
 __all__ = ["EMBEDDED", "KEY_PATTERN", "closing_1x2", "event_id", "load_season", "results_of", "sport_of"]
 
@@ -40,7 +41,7 @@ _lock = threading.Lock()
 def _directory(settings: Any) -> Path | None:
     from neural_trader.settings import plugin_env
 
-    value = plugin_env(settings, "sportsbook", "data_dir") if settings is not None else None
+    value = plugin_env(settings, "football_data", "dir") if settings is not None else None
     return Path(value) if value else None
 
 
@@ -62,7 +63,7 @@ def _path(key: str, settings: Any) -> Path:
     if key in EMBEDDED:
         return _DATA / EMBEDDED[key]
     raise NtNotFound(f"season {key!r} is not available: choose one of {', '.join(available(settings))}, or save "
-                     f"football-data's file as {key}.csv in NT_SPORTSBOOK_DATA_DIR", details={"field": "season"})
+                     f"football-data's file as {key}.csv in NT_FOOTBALL_DATA_DIR", details={"field": "season"})
 
 
 def load_season(key: str, settings: Any = None) -> tuple[Match, ...]:
@@ -77,10 +78,6 @@ def load_season(key: str, settings: Any = None) -> tuple[Match, ...]:
     with _lock:
         _cache[cache_key] = matches
     return matches
-
-
-def event_id(match: Match) -> str:
-    return f"{match.division}:{match.date.isoformat()}:{match.home_team}:{match.away_team}"
 
 
 def sport_of(match: Match) -> str:
