@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from neural_trader.errors import NtConflict, NtForbidden, NtUnavailable, NtUserError, NtValidationError
+from neural_trader.errors import (
+    NtConflict,
+    NtForbidden,
+    NtNotFound,
+    NtUnavailable,
+    NtUserError,
+    NtValidationError,
+)
 from neural_trader.host import Host
 from neural_trader.testing import HostFactory, call_everywhere
 
@@ -193,3 +200,14 @@ def test_an_event_from_the_odds_source_is_bet_and_settled_by_the_same_id(nt_host
                                 "confirm": True})
     settled = nt_host.call("sports.settle", {"season": "E0_2324"})
     assert [b["status"] for b in settled["bets"] if b["client_bet_id"] == "same-id"] == ["won"]
+
+
+def test_without_the_shipped_seasons_a_season_names_the_folder_to_fill(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    from neural_trader_plugins.sports.book import seasons
+
+    monkeypatch.setattr(seasons, "_DATA", tmp_path / "absent")  # as in a wheel, which carries no CSVs
+    assert seasons.available() == []
+    with pytest.raises(NtNotFound) as err:
+        seasons.load_season("E0_2324")
+    assert "save football-data.co.uk's file as E0_2324.csv in NT_FOOTBALL_DATA_DIR" in err.value.message

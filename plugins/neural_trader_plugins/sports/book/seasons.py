@@ -1,7 +1,8 @@
 """Seasons of football-data.co.uk results and odds that the sportsbook's research operations read.
 
-Two seasons ship with the plugin (``data/``): ``E0_1819`` and ``E0_2324``, the English Premier
-League 2018/19 (older layout) and 2023/24 (newer layout). More go in a directory named by
+Two seasons come with a source checkout (``data/``): ``E0_1819`` and ``E0_2324``, the English Premier
+League 2018/19 (older layout) and 2023/24 (newer layout). They are football-data.co.uk's files, under
+that site's terms, so the wheel does not carry them (see tests/data/SOURCES.md). More go in a directory named by
 ``NT_FOOTBALL_DATA_DIR`` (or ``[plugins.football_data] dir``: the folder the ``football_data`` odds
 source reads) as ``<key>.csv`` (e.g. ``E0_2223.csv``, a football-data file saved as it is). Operations name seasons by key, never by
 path, so a REST caller cannot make the server read an arbitrary file.
@@ -46,8 +47,8 @@ def _directory(settings: Any) -> Path | None:
 
 
 def available(settings: Any = None) -> list[str]:
-    """Every season key: the embedded ones and those in the data directory."""
-    keys = set(EMBEDDED)
+    """Every season key: the embedded ones present and those in the data directory."""
+    keys = {key for key, name in EMBEDDED.items() if (_DATA / name).is_file()}
     directory = _directory(settings)
     if directory is not None and directory.is_dir():
         keys |= {p.stem for p in directory.glob("*.csv") if re.match(KEY_PATTERN, p.stem)}
@@ -60,10 +61,12 @@ def _path(key: str, settings: Any) -> Path:
     directory = _directory(settings)
     if directory is not None and (directory / f"{key}.csv").is_file():
         return directory / f"{key}.csv"
-    if key in EMBEDDED:
+    if key in EMBEDDED and (_DATA / EMBEDDED[key]).is_file():  # a source checkout has them; a wheel does not
         return _DATA / EMBEDDED[key]
-    raise NtNotFound(f"season {key!r} is not available: choose one of {', '.join(available(settings))}, or save "
-                     f"football-data's file as {key}.csv in NT_FOOTBALL_DATA_DIR", details={"field": "season"})
+    known = available(settings)
+    choose = f"choose one of {', '.join(known)}, or " if known else ""
+    raise NtNotFound(f"season {key!r} is not available: {choose}save football-data.co.uk's file as {key}.csv in "
+                     "NT_FOOTBALL_DATA_DIR", details={"field": "season"})
 
 
 def load_season(key: str, settings: Any = None) -> tuple[Match, ...]:
