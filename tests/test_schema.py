@@ -140,3 +140,17 @@ def test_decimal_text_carries_its_bounds_in_the_pattern(bounds: dict[str, float]
     pattern = re.compile(schema_for(Amount, inputs=True)["properties"]["value"]["pattern"])
     assert [g for g in good if not pattern.search(g)] == []
     assert [b for b in bad if pattern.search(b)] == []
+
+
+def test_a_length_bound_on_a_mapping_bounds_its_properties() -> None:
+    @attrs.frozen(kw_only=True)
+    class Knobs:
+        settings: dict[str, int] = param(factory=dict, min_len=1, max_len=2, description="at most two")
+
+    prop = schema_for(Knobs)["properties"]["settings"]
+    assert (prop["minProperties"], prop["maxProperties"]) == (1, 2)
+    assert "maxLength" not in prop
+    with pytest.raises(ValueError):
+        Knobs(settings={"a": 1, "b": 2, "c": 3})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"settings": {"a": 1, "b": 2, "c": 3}}, schema_for(Knobs))

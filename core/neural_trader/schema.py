@@ -294,6 +294,18 @@ def _json_default(value: Any) -> Any:
     return wire.unstructure(value)
 
 
+def _length_keywords(target: Mapping[str, Any]) -> tuple[str, str]:
+    """JSON Schema's (minimum, maximum) length keywords for ``target``'s type: a list counts items, an
+    object its properties (``len()`` of a dict), anything else characters."""
+    kind = target.get("type")
+    kinds = set(kind) if isinstance(kind, list) else {kind}
+    if "array" in kinds:
+        return "minItems", "maxItems"
+    if "object" in kinds:
+        return "minProperties", "maxProperties"
+    return "minLength", "maxLength"
+
+
 def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
     """Translate attrs validators into JSON Schema keywords on ``prop`` (in place)."""
     if validator is None:
@@ -316,9 +328,9 @@ def _apply_validators(prop: dict[str, Any], validator: Any) -> None:
     if name == "_NumberValidator":
         target[_NUMBER_OPS[validator.compare_op]] = validator.bound
     elif name == "_MinLengthValidator":
-        target["minItems" if target.get("type") == "array" else "minLength"] = validator.min_length
+        target[_length_keywords(target)[0]] = validator.min_length
     elif name == "_MaxLengthValidator":
-        target["maxItems" if target.get("type") == "array" else "maxLength"] = validator.max_length
+        target[_length_keywords(target)[1]] = validator.max_length
     elif name == "_MatchesReValidator":
         target["pattern"] = validator.pattern.pattern
     elif name == "_InValidator":

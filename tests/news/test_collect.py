@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -177,11 +176,14 @@ async def test_start_status_stop(nt_host: Host, feeds: Path) -> None:
 def test_closing_the_host_stops_its_collectors(nt_host_factory: HostFactory, feeds: Path) -> None:
     host = nt_host_factory()
     host.call("news.collect.start", {"symbols": ["AAPL"], "sources": ["rss"], "interval_seconds": 3600})
-    (collector,) = Collectors.for_host(host).collectors.values()
+    collectors = Collectors.for_host(host)
+    (collector,) = collectors.collectors.values()
     wait_until(lambda: collector.runs == 1)
+    thread = collectors._loop._thread  # this host's loop thread (other tests' hosts have their own)
+    assert thread is not None and thread.is_alive()
     host.close()
     assert collector.state == "stopped" and collector.done.done()
-    assert not [t for t in threading.enumerate() if t.name == "neural_trader.news.collect" and t.is_alive()]
+    assert not thread.is_alive()
 
 
 async def test_collect_from_every_frontend(nt_host: Host, nt_cli: Any, nt_mcp: Any, nt_rest: Any, feeds: Path) -> None:

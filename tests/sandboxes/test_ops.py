@@ -119,3 +119,11 @@ def test_plugins_json_says_which_isolation_is_in_force(monkeypatch: pytest.Monke
     monkeypatch.setenv("NT_SANDBOXES_BWRAP", "0")
     off = notes()
     assert off[0].startswith("local sandboxes: rlimits; network host") and "NT_SANDBOXES_BWRAP=0" in off[1]
+
+
+def test_an_agent_run_that_would_hold_the_call_too_long_is_refused(nt_host: Host) -> None:
+    from neural_trader.errors import NtUserError
+
+    with pytest.raises(NtUserError, match=r"steps x interval_s is 10 s, above 5 s; run longer work as a swarm"):
+        nt_host.call("agent.run", {"run_id": "slow", "agent": "trend_follower", "symbols": ["SPY"], "steps": 5,
+                                   "interval_s": 2})

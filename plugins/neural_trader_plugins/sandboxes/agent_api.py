@@ -20,8 +20,9 @@ from neural_trader_plugins.sandboxes.swarms import HISTORY_BARS, AgentRun, Swarm
 
 D = decimal.Decimal
 AgentKind = enum.StrEnum("AgentKind", {name: name for name in AGENT_TYPES})  # type: ignore[misc]
-#: An agent run holds the call this long at most (steps x interval).
-MAX_RUN_SECONDS = 120.0
+#: An agent run holds the call this long at most (steps x interval): a request answers in seconds, and
+#: longer work runs as a swarm in the background.
+MAX_RUN_SECONDS = 5.0
 WHERE = "in the server's process (first-party agent rules; orders through trade.execute)"
 
 
