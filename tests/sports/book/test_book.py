@@ -211,3 +211,20 @@ def test_without_the_shipped_seasons_a_season_names_the_folder_to_fill(monkeypat
     with pytest.raises(NtNotFound) as err:
         seasons.load_season("E0_2324")
     assert "save football-data.co.uk's file as E0_2324.csv in NT_FOOTBALL_DATA_DIR" in err.value.message
+
+
+def test_concurrent_placements_of_one_client_bet_id_make_one_bet(nt_host: Host) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_: int) -> str:
+        try:
+            return place(nt_host, "race-1", [leg(ARSENAL, "home", "1.12")])["bet"]["client_bet_id"]
+        except NtConflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, range(16)))
+    # Each caller sees the one stored bet (same id, same payload): none sees a conflict, none a second bet.
+    assert answers == ["race-1"] * 16
+    bets = [b for b in nt_host.call("sports.bets", {})["bets"] if b["client_bet_id"] == "race-1"]
+    assert len(bets) == 1
