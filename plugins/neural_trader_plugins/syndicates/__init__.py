@@ -5,7 +5,9 @@ Every change is a record of an append-only, hash-chained ledger per syndicate (`
 on this pack's migration branch) and a record of the core audit log; the state is the replay of the
 ledger (:mod:`.books`). Roles (admin, manager, member, observer; :mod:`.roles`) are checked on every
 operation against the acting member (``actor``); the caller's scope is checked by the host (reads
-``read``, money and votes ``trade``, members and rules ``admin``). docs/syndicates.md is the tour.
+``read``, changes ``trade``). Members are bound to identities (:mod:`.access`): a caller without the
+admin scope sees only its own syndicates (any other is "not found") and acts only as its own member.
+docs/syndicates.md is the tour.
 
 The examples share one syndicate, ``example``, made by the first example of ``syndicate.create``
 (idempotent: the same request again returns its status), with four founders.
@@ -21,7 +23,7 @@ from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation, Scope
 from neural_trader.services.branches import MigrationBranch
 
-#: The plugin's tables (``syndicates``, ``syndicate_ledger``) and their migrations.
+#: The plugin's tables (``syndicates``, ``syndicate_ledger``, ``syndicate_members``) and their migrations.
 MIGRATIONS = MigrationBranch(name="syndicates", versions=Path(__file__).parent / "migrations",
                              metadata="neural_trader_plugins.syndicates.tables:metadata")
 
@@ -61,7 +63,9 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
     from neural_trader_plugins.syndicates import ops_syndicate as syndicate
     from neural_trader_plugins.syndicates import ops_votes as votes
 
-    trade, admin = Scope.TRADE, Scope.ADMIN
+    # Changes need ``trade``, members and rules too: the actor's role in the syndicate (its admin) is the
+    # check that matters there, and a caller acts only as its own member (.access).
+    trade = Scope.TRADE
     for op in (
         _op("create", "Found a syndicate with its first members (at least one admin), their opening deposits and "
                       "rules.", syndicate.CreateParams, views.StatusResult, syndicate.create, scope=trade, example=CREATE_EXAMPLE,
@@ -70,18 +74,19 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
         _op("status", "A syndicate's books: NAV, cash, open stakes, units and unit value, profit, distributable, "
                       "ledger head.", common.SyndicateParams, views.StatusResult, syndicate.status,
             example={**_S, "actor": "dave"}),
-        _op("list", "The syndicates a member belongs to (or every syndicate, for an admin caller).", syndicate.ListParams,
+        _op("list", "The syndicates you are a member of (every syndicate, for an admin caller), or those a member "
+                    "belongs to.", syndicate.ListParams,
             views.ListResult, syndicate.list_syndicates, example={"actor": "alice"}),
         _op("members", "Members with their role, units, value, share and tier.", syndicate.MembersParams,
             views.MembersResult, syndicate.members, example={**_S, "actor": "carol"}),
-        _op("member_add", "Admit a member with a role (admin only).", members.MemberAddParams, views.MemberView,
-            members.member_add, scope=admin,
+        _op("member_add", "Admit a member with a role (a syndicate admin).", members.MemberAddParams, views.MemberView,
+            members.member_add, scope=trade,
             example={**_S, "actor": "alice", "member_id": "erin", "name": "Erin", "role": "member"}),
-        _op("member_update", "Change a member's role or name (admin only).", members.MemberUpdateParams,
-            views.MemberView, members.member_update, scope=admin,
+        _op("member_update", "Change a member's role or name (a syndicate admin).", members.MemberUpdateParams,
+            views.MemberView, members.member_update, scope=trade,
             example={**_S, "actor": "alice", "member_id": "carol", "role": "manager"}),
-        _op("member_remove", "Remove a member who holds no units (admin only).", members.MemberRemoveParams,
-            views.MemberView, members.member_remove, scope=admin, destructive=True, confirm=True,
+        _op("member_remove", "Remove a member who holds no units (a syndicate admin).", members.MemberRemoveParams,
+            views.MemberView, members.member_remove, scope=trade, destructive=True, confirm=True,
             example={**_S, "actor": "alice", "member_id": "dave", "confirm": True}),
         _op("deposit", "Pay money in: buys units at the current unit value (rounded down: no dilution).",
             members.DepositParams, views.DepositResult, members.deposit, scope=trade,
@@ -103,8 +108,8 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
                      "commission": "0.02"}),
         _op("limits", "The bankroll, withdrawal and governance rules, and where the books stand against them today.",
             common.SyndicateParams, views.LimitsResult, syndicate.limits, example={**_S, "actor": "bob"}),
-        _op("set_rules", "Change some rules (admin only); those left out keep their values.", syndicate.SetRulesParams,
-            views.LimitsResult, syndicate.set_rules, scope=admin,
+        _op("set_rules", "Change some rules (a syndicate admin); those left out keep their values.", syndicate.SetRulesParams,
+            views.LimitsResult, syndicate.set_rules, scope=trade,
             example={**_S, "actor": "alice", "rules": {"max_single_bet": "0.03", "notice_days": 7}}),
         _op("distribute", "Split profit among the members to the exact cent (proportional, equal, performance, "
                           "tiered, hybrid); a preview unless preview is false.", payouts.DistributeParams,

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from neural_trader.errors import NtConflict, NtNotFound, NtUserError
+from neural_trader_plugins.syndicates.access import default_identity
 from neural_trader_plugins.syndicates.chain import GENESIS, LedgerRecord
 from neural_trader_plugins.syndicates.money import CENT, UNIT, ZERO, cents, cents_down, units_down, units_up
 from neural_trader_plugins.syndicates.roles import Role
@@ -75,6 +76,8 @@ class MemberState:
     role: Role
     joined_at: dt.datetime
     active: bool = True
+    #: The identity that acts as this member (:mod:`.access`); ``None``: only an operator may.
+    identity: str | None = None
     units: D = NO_UNITS
     #: What the units held cost (average cost: a redemption takes its share).
     cost_basis: D = ZERO
@@ -309,18 +312,34 @@ class Books:
     def _on_rules_set(self, e: Event, data: dict[str, Any]) -> None:
         self.rules = Rules.from_plain(data["rules"])
 
+    def _bind(self, member_id: str, data: dict[str, Any], current: str | None) -> str | None:
+        """The identity a member record binds ``member_id`` to; one identity, one active member."""
+        identity = data.get("identity", current)
+        if identity is not None:
+            other = next((m for m in self.members.values() if m.active and m.identity == identity
+                          and m.member_id != member_id), None)
+            if other is not None:
+                raise NtConflict(f"identity {identity!r} already acts as member {other.member_id!r} of syndicate "
+                                 f"{self.syndicate_id!r}; an identity is one member of a syndicate")
+        return identity
+
     def _on_member_added(self, e: Event, data: dict[str, Any]) -> None:
-        existing = self.members.get(data["member_id"])
+        member_id = data["member_id"]
+        existing = self.members.get(member_id)
         if existing is not None and existing.active:
-            raise NtConflict(f"member {data['member_id']!r} is already in syndicate {self.syndicate_id!r}")
+            raise NtConflict(f"member {member_id!r} is already in syndicate {self.syndicate_id!r}")
+        # Records written before members were bound name no identity: the member id is it.
+        identity = self._bind(member_id, data, default_identity(member_id))
         if existing is not None:   # re-admitted: keeps the history
             existing.active, existing.role, existing.name = True, Role(data["role"]), data["name"]
+            existing.identity = identity
         else:
-            self.members[data["member_id"]] = MemberState(member_id=data["member_id"], name=data["name"],
-                                                          role=Role(data["role"]), joined_at=e.at)
+            self.members[member_id] = MemberState(member_id=member_id, name=data["name"], role=Role(data["role"]),
+                                                  joined_at=e.at, identity=identity)
 
     def _on_member_updated(self, e: Event, data: dict[str, Any]) -> None:
         member = self.member(data["member_id"])
+        member.identity = self._bind(member.member_id, data, member.identity)
         if data.get("role") is not None:
             member.role = Role(data["role"])
         if data.get("name") is not None:

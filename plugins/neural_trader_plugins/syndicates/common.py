@@ -18,10 +18,17 @@ from typing import Any
 
 import attrs
 
-from neural_trader.errors import NtConflict, NtForbidden, NtNotFound
-from neural_trader.ops import Context, Scope
+from neural_trader.errors import NtConflict, NtForbidden
+from neural_trader.ops import Context
 from neural_trader.schema import param
 from neural_trader_plugins.syndicates import governance
+from neural_trader_plugins.syndicates.access import (
+    IDENTITY_HINT,
+    IDENTITY_PATTERN,
+    bound_member,
+    bound_to,
+    caller_of,
+)
 from neural_trader_plugins.syndicates.books import Books, Event, MemberState
 from neural_trader_plugins.syndicates.roles import Permission, require
 from neural_trader_plugins.syndicates.store import Change, SyndicateStore, fingerprint
@@ -54,8 +61,17 @@ def key_field(description: str, **kw: Any) -> Any:
 ACTOR = "the acting member's id: their role decides what they may do"
 
 
+def identity_field(description: str, **kw: Any) -> Any:
+    return param(pattern=IDENTITY_PATTERN, pattern_hint=IDENTITY_HINT, description=description, **kw)
+
+
+IDENTITY = ("the identity (an API key's name, a token's subject) that acts as this member; default the member id "
+            "when it is an identity's name (lower-case)")
+
+
 def store_of(ctx: Context) -> SyndicateStore:
-    return SyndicateStore(ctx.services.storage, ctx.services.audit)
+    """The store, reading for the caller: syndicates it may not see are not found (:mod:`.access`)."""
+    return SyndicateStore(ctx.services.storage, ctx.services.audit, caller_of(ctx))
 
 
 def identity_of(ctx: Context) -> str:
@@ -64,16 +80,19 @@ def identity_of(ctx: Context) -> str:
 
 
 def acting(ctx: Context, books: Books, actor: str, permission: Permission) -> MemberState:
-    """The acting member, if they may do ``permission``. A caller with the admin scope (the local user,
-    an operator's key) may act as any member; any other caller only as the member named like its
-    identity (an API key named after the member id)."""
-    if not ctx.identity.allows(Scope.ADMIN) and ctx.identity.name != actor:
-        raise NtForbidden(f"the caller {ctx.identity.name!r} may act only as the member of the same name, not as "
-                          f"{actor!r} (callers with the admin scope may act as any member)")
-    try:
-        member = books.member(actor)
-    except NtNotFound:
-        raise NtForbidden(f"actor {actor!r} is not an active member of syndicate {books.syndicate_id!r}") from None
+    """The acting member, if the caller may act as them and they may do ``permission``. A caller with
+    the admin scope (the operator, an administrator's key) may act as any member; any other caller only
+    as the member bound to its identity (:mod:`.access`)."""
+    caller = caller_of(ctx)
+    member = books.members.get(actor)
+    if caller is not None and (member is None or not bound_to(member, caller)):
+        own = bound_member(books, caller)
+        yours = f"act as your member {own.member_id!r}" if own is not None else "you are no member of it"
+        raise NtForbidden(f"the caller {caller.name!r} may act only as the member of syndicate {books.syndicate_id!r} "
+                          f"bound to its identity, not as {actor!r}: {yours} (callers with the admin scope may act "
+                          "as any member)")
+    if member is None or not member.active:
+        raise NtForbidden(f"actor {actor!r} is not an active member of syndicate {books.syndicate_id!r}")
     require(actor, member.role, permission)
     return member
 

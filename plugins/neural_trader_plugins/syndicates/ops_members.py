@@ -12,12 +12,15 @@ from neural_trader.ops import Context
 from neural_trader.schema import param
 from neural_trader_plugins.syndicates import clock
 from neural_trader_plugins.syndicates import performance as perf
+from neural_trader_plugins.syndicates.access import default_identity
 from neural_trader_plugins.syndicates.books import Books
 from neural_trader_plugins.syndicates.common import (
+    IDENTITY,
     MAX_MONEY,
     SyndicateParams,
     acting,
     changing,
+    identity_field,
     key_field,
     member_field,
     own_or,
@@ -45,6 +48,7 @@ class MemberAddParams(SyndicateParams):
     member_id: str = member_field("the new member's id")
     name: str = param(min_len=1, max_len=200, description="display name")
     role: Role = param(default=Role.MEMBER, description="admin, manager, member or observer")
+    identity: str | None = identity_field(IDENTITY, default=None)
 
 
 def _admins_left(books: Books, without: str) -> int:
@@ -56,13 +60,15 @@ def member_add(params: MemberAddParams, ctx: Context) -> MemberView:
         books = change.books
         acting(ctx, books, params.actor, P.MANAGE_MEMBERS)
         existing = books.members.get(params.member_id)
+        identity = params.identity if params.identity is not None else default_identity(params.member_id)
         if existing is not None and existing.active:
-            if (existing.name, existing.role) != (params.name, params.role):
+            if (existing.name, existing.role, existing.identity) != (params.name, params.role, identity):
                 raise NtConflict(f"member {params.member_id!r} is already in the syndicate as {existing.role.value} "
-                                 f"{existing.name!r}; syndicate.member_update changes them")
+                                 f"{existing.name!r} (identity {existing.identity!r}); syndicate.member_update "
+                                 "changes them")
             return MemberView.of(books, existing)
         change.append("member_added", params.actor, {"member_id": params.member_id, "name": params.name,
-                                                     "role": params.role})
+                                                     "role": params.role, "identity": identity})
         return MemberView.of(books, books.member(params.member_id))
 
 
@@ -71,6 +77,7 @@ class MemberUpdateParams(SyndicateParams):
     member_id: str = member_field("the member to change")
     role: Role | None = param(default=None, description="the new role")
     name: str | None = param(default=None, min_len=1, max_len=200, description="the new display name")
+    identity: str | None = identity_field("the identity that acts as the member from now on", default=None)
 
 
 def member_update(params: MemberUpdateParams, ctx: Context) -> MemberView:
@@ -78,7 +85,7 @@ def member_update(params: MemberUpdateParams, ctx: Context) -> MemberView:
         books = change.books
         acting(ctx, books, params.actor, P.MANAGE_MEMBERS)
         member = books.member(params.member_id)
-        changes = {k: v for k, v in (("role", params.role), ("name", params.name))
+        changes = {k: v for k, v in (("role", params.role), ("name", params.name), ("identity", params.identity))
                    if v is not None and v != getattr(member, k)}
         if changes.get("role") is not None and member.role is Role.ADMIN and _admins_left(books, member.member_id) == 0:
             raise NtConflict(f"{member.member_id!r} is the last admin: make another member admin first")

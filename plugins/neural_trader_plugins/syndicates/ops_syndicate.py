@@ -10,16 +10,19 @@ from typing import Any
 
 import attrs
 
-from neural_trader.errors import NtConflict, NtForbidden, NtUserError
-from neural_trader.ops import Context, Scope
+from neural_trader.errors import NtConflict, NtForbidden, NtNotFound, NtUserError
+from neural_trader.ops import Context
 from neural_trader.schema import param
 from neural_trader_plugins.syndicates import allocation, chain, clock
+from neural_trader_plugins.syndicates.access import bound_member, caller_of, default_identity, visible
 from neural_trader_plugins.syndicates.books import Books, Event
 from neural_trader_plugins.syndicates.common import (
+    IDENTITY,
     MAX_MONEY,
     SyndicateParams,
     acting,
     changing,
+    identity_field,
     identity_of,
     member_field,
     reading,
@@ -55,6 +58,11 @@ class Founder:
     role: Role = param(default=Role.MEMBER, description="admin, manager, member or observer")
     deposit: D | None = param(default=None, gt=0, le=MAX_MONEY, unit="money",
                               description="opening deposit, bought at 1.00 a unit")
+    identity: str | None = identity_field(IDENTITY, default=None)
+
+    @property
+    def bound(self) -> str | None:
+        return self.identity if self.identity is not None else default_identity(self.member_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -68,16 +76,31 @@ class CreateParams:
                                                                "shows them)")
 
 
+def _first_founder(params: CreateParams, ctx: Context) -> Founder:
+    """The founder the ``created`` record names: the caller's own (an admin), or the first admin when
+    the caller sees every syndicate."""
+    caller = caller_of(ctx)
+    if caller is None:
+        return next(f for f in params.founders if f.role is Role.ADMIN)
+    own = next((f for f in params.founders if f.bound == caller.name), None)
+    if own is None or own.role is not Role.ADMIN:
+        raise NtForbidden(f"the caller {caller.name!r} must be one of the founders, as an admin: add "
+                          f'{{"member_id": "{caller.name}", "name": ..., "role": "admin"}} (or name your identity in a '
+                          "founder's identity); callers with the admin scope may found a syndicate for others")
+    return own
+
+
 def create(params: CreateParams, ctx: Context) -> StatusResult:
     ids = [f.member_id for f in params.founders]
     if len(set(ids)) != len(ids):
         raise NtUserError("founders: each member_id must appear once")
+    bound = [f.bound for f in params.founders if f.bound is not None]
+    if len(set(bound)) != len(bound):
+        raise NtUserError("founders: each identity may act as one founder only (an identity is one member of a "
+                          "syndicate); give the others another identity")
     if not any(f.role is Role.ADMIN for f in params.founders):
         raise NtUserError("founders: at least one founder must be an admin (role admin)")
-    if not ctx.identity.allows(Scope.ADMIN) and not any(
-            f.member_id == ctx.identity.name and f.role is Role.ADMIN for f in params.founders):
-        raise NtForbidden(f"the caller {ctx.identity.name!r} must be one of the founders, as an admin (callers with "
-                          "the admin scope may found a syndicate for others)")
+    first = _first_founder(params, ctx)
     for f in params.founders:
         if f.deposit is not None:
             check_cents(f"founders[{f.member_id}].deposit", f.deposit)
@@ -85,18 +108,19 @@ def create(params: CreateParams, ctx: Context) -> StatusResult:
                 raise NtUserError(f"founders[{f.member_id}]: observers hold no units, so they cannot deposit")
     rules = Rules().apply(params.rules) if params.rules else Rules()
     request = request_fields(params)
-    with store_of(ctx).change(params.syndicate_id, operation="syndicate.create", audit_actor=identity_of(ctx),
-                            payload=request, create={"name": params.name, "currency": params.currency}) as change:
+    store = store_of(ctx)
+    with store.change(params.syndicate_id, operation="syndicate.create", audit_actor=identity_of(ctx),
+                      payload=request, create={"name": params.name, "currency": params.currency}) as change:
         if change.books.created_at is not None:
-            first = change.events[0]
-            if first.data.get("request") != fingerprint(request):
+            first_record = change.events[0]
+            if first_record.data.get("request") != fingerprint(request) or not visible(change.books, store.caller):
                 raise NtConflict(f"syndicate {params.syndicate_id!r} exists (created otherwise): choose another id")
             return StatusResult.of(change.books)
-        admin = next(f.member_id for f in params.founders if f.role is Role.ADMIN)
-        change.append("created", admin, {"name": params.name, "currency": params.currency, "rules": rules,
-                                         "request": fingerprint(request)})
-        for f in params.founders:
-            change.append("member_added", admin, {"member_id": f.member_id, "name": f.name, "role": f.role})
+        change.append("created", first.member_id, {"name": params.name, "currency": params.currency,
+                                                   "rules": rules, "request": fingerprint(request)})
+        for f in sorted(params.founders, key=lambda f: f is not first):
+            change.append("member_added", first.member_id, {"member_id": f.member_id, "name": f.name, "role": f.role,
+                                                            "identity": f.bound})
         for f in params.founders:
             if f.deposit is not None:
                 units, uv = change.books.quote_deposit(f.deposit)
@@ -114,20 +138,25 @@ def status(params: SyndicateParams, ctx: Context) -> StatusResult:
 
 @attrs.frozen(kw_only=True)
 class ListParams:
-    actor: str | None = member_field("list the syndicates this member id belongs to; leave out to list all (needs the "
-                                "admin scope)", default=None)
+    actor: str | None = member_field("only the syndicates where this member id is an active member; leave out for "
+                                     "every syndicate you may see (yours; every one for an admin caller)",
+                                     default=None)
     limit: int = param(default=100, ge=1, le=500, description="at most this many, by id")
 
 
 def list_syndicates(params: ListParams, ctx: Context) -> ListResult:
-    if params.actor is None and not ctx.identity.allows(Scope.ADMIN):
-        raise NtForbidden("listing every syndicate needs the admin scope; give actor to list your own")
     store, out = store_of(ctx), []
     for row in store.listing():
-        books = store.books(row.id)
-        member = books.members.get(params.actor) if params.actor else None
-        if params.actor is not None and (member is None or not member.active):
+        try:
+            books = store.books(row.id)   # checked again on the books: the ledger is the truth
+        except NtNotFound:
             continue
+        if params.actor is not None:
+            member = books.members.get(params.actor)
+            if member is None or not member.active:
+                continue
+        else:
+            member = None if store.caller is None else bound_member(books, store.caller)
         out.append(SyndicateSummary(syndicate_id=row.id, name=books.name, currency=books.currency,
                                     role=member.role if member else None, nav=books.nav,
                                     unit_value=StatusResult.of(books).unit_value,
@@ -227,7 +256,8 @@ def ledger_verify(params: SyndicateParams, ctx: Context) -> LedgerVerifyResult:
     # The actor's role is read from the records that verify (all of them when the ledger is sound).
     sound = records if report.ok else records[:max(0, (report.first_bad_seq or 1) - 1)]
     books = Books.replay(params.syndicate_id, [Event.of(r) for r in sound])
-    if report.ok or params.actor in books.members or not ctx.identity.allows(Scope.ADMIN):
+    store.check_visible(books)   # on what verifies: a member may not see what a forger wrote in
+    if report.ok or params.actor in books.members or store.caller is not None:
         acting(ctx, books, params.actor, P.VIEW)   # a server admin may inspect a ledger broken before the actor joined
     balanced, checked = report.ok and books.balance_check() == 0, 0
     if report.ok:

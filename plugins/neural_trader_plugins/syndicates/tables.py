@@ -1,6 +1,7 @@
-"""The syndicates plugin's tables: ``syndicates`` (one row per syndicate, with its ledger's head) and
+"""The syndicates plugin's tables: ``syndicates`` (one row per syndicate, with its ledger's head),
 ``syndicate_ledger`` (the append-only, hash-chained records every state of a syndicate is replayed
-from).
+from) and ``syndicate_members`` (each member's identity and role as the ledger last set them: the
+index that finds a caller's syndicates without replaying every ledger).
 
 The tables live on this plugin's own metadata and are created by its migration branch
 (``migrations/``, version table ``alembic_version_syndicates``).
@@ -16,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from neural_trader.services.tables import UTCDateTime, new_metadata
 
-__all__ = ["LedgerRow", "SyndicateRow", "metadata"]
+__all__ = ["LedgerRow", "MemberRow", "SyndicateRow", "metadata"]
 
 metadata = new_metadata()
 
@@ -56,3 +57,17 @@ class LedgerRow(Table, table=True):
     data: str = Field(sa_type=sa.Text)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class MemberRow(Table, table=True):
+    """A member as the ledger's replay leaves it (written with every record that changes members); the
+    ledger stays the truth, so whatever this table lets through is checked again on the books."""
+
+    __tablename__ = "syndicate_members"
+
+    syndicate_id: str = Field(primary_key=True, max_length=64, foreign_key="syndicates.id")
+    member_id: str = Field(primary_key=True, max_length=64)
+    #: The identity that acts as the member (``access.default_identity``), or null: operators only.
+    identity: str | None = Field(default=None, max_length=64, index=True)
+    role: str = Field(max_length=20)
+    active: bool

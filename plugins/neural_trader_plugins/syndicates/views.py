@@ -69,7 +69,8 @@ class SyndicateSummary:
     syndicate_id: str
     name: str
     currency: str
-    role: Role | None = param(description="the actor's role in it (null when listed for an admin caller)")
+    role: Role | None = param(description="the role in it of the actor, or of the caller's member (null when "
+                                          "an admin caller lists without actor)")
     nav: D = param(unit="money")
     unit_value: D = param(description=_UV)
     members: int
@@ -86,6 +87,7 @@ class MemberView:
     name: str
     role: Role
     active: bool
+    identity: str | None = param(description="the identity that acts as the member (null: only an operator)")
     units: D
     value: D = param(unit="money", description="units at today's unit value, rounded down to the cent")
     share: D = param(unit="fraction", description="share of the units out")
@@ -99,7 +101,7 @@ class MemberView:
         tier = books.rules.tier_of(value) if member.units > 0 else None
         share = (member.units / books.units_total).quantize(D("0.000001")) if books.units_total > 0 else D(0)
         return cls(member_id=member.member_id, name=member.name, role=member.role, active=member.active,
-                   units=member.units, value=value, share=share, tier=tier.name if tier else None,
+                   identity=member.identity, units=member.units, value=value, share=share, tier=tier.name if tier else None,
                    contributed=member.contributed, joined_at=member.joined_at)
 
 
