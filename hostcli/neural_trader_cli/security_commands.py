@@ -45,14 +45,18 @@ def identities_group() -> None:
 @click.argument("name")
 @click.option("--roles", default="viewer", show_default=True, help="Comma-separated: viewer, trader, admin.")
 @click.option("--kind", type=click.Choice(["user", "service"]), default="user", show_default=True)
+@click.option("--account", default=None, help="The trading account it trades (default: one of its own, named "
+                                              "after it).")
 @json_option
 @click.pass_context
-def identities_create(ctx: click.Context, name: str, roles: str, kind: str, as_json: bool) -> None:
+def identities_create(ctx: click.Context, name: str, roles: str, kind: str, account: str | None,
+                      as_json: bool) -> None:
     """Register an identity. Keys named after it (`keys create NAME`) get at most its roles' scopes."""
     from neural_trader.services.identity import identities_of
 
     host = _holder(ctx).host
-    _show(run_guarded(as_json, lambda: identities_of(host).create(name, roles=_roles(roles), kind=kind)), as_json)
+    _show(run_guarded(as_json, lambda: identities_of(host).create(name, roles=_roles(roles), kind=kind,
+                                                                  account=account)), as_json)
 
 
 @identities_group.command("list")
@@ -84,6 +88,28 @@ def identities_set_roles(ctx: click.Context, name: str, roles: str, as_json: boo
 
     host = _holder(ctx).host
     _show(run_guarded(as_json, lambda: identities_of(host).set_roles(name, _roles(roles))), as_json)
+
+
+@identities_group.command("set-account")
+@click.argument("name")
+@click.argument("account", required=False)
+@click.option("--own", is_flag=True, help="Back to an account of its own, named after it.")
+@json_option
+@click.pass_context
+def identities_set_account(ctx: click.Context, name: str, account: str | None, own: bool, as_json: bool) -> None:
+    """Bind an identity to the trading account ACCOUNT (or, with --own, its own): its positions, cash,
+    orders and limits from then on. Takes effect within auth_cache_ttl everywhere."""
+    from neural_trader.errors import NtUserError
+    from neural_trader.services.identity import identities_of
+
+    host = _holder(ctx).host
+
+    def bind() -> object:
+        if (account is None) == (not own):
+            raise NtUserError("give ACCOUNT, or --own for an account of its own (named after it)")
+        return identities_of(host).set_account(name, None if own else account)
+
+    _show(run_guarded(as_json, bind), as_json)
 
 
 @identities_group.command("disable")

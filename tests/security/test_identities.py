@@ -103,8 +103,10 @@ def traders(order_host: Host) -> dict[str, str]:
     identities = identities_of(order_host)
     keys = order_host.services.keys
     tokens = {}
+    # One desk account shared by all three: the owner checks within an account (tests/security/
+    # test_account_isolation.py has identities on accounts of their own).
     for name, role, scope in (("alice", "trader", TRADE), ("bob", "trader", TRADE), ("ops", "admin", ADMIN)):
-        identities.create(name, roles=[role])
+        identities.create(name, roles=[role], account="desk")
         tokens[name] = keys.create(name, frozenset({scope}))[1]
     return tokens
 

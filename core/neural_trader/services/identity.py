@@ -13,6 +13,11 @@ Three ideas, kept in one place so every frontend and the data layer agree:
 * **Object-level checks** (:func:`may_see_owner`): an order carries its owner (the identity's name, or
   ``name:key_id``). A bound caller without the ``admin`` scope sees only its own; code that runs with
   no bound caller (the CLI, the in-process API, reconciliation) is the operator and sees everything.
+* **Whose account** (:func:`account_of`): positions, cash, limits and orders belong to a trading
+  account. A registered identity trades the account it is bound to (``identities create --account``,
+  ``identities set-account``), by default an account of its own, named after it. A caller that is no
+  registered identity (a key from before identities, a token whose subject is unregistered) and the
+  operator (no bound caller) trade the configured account (``[plugins.trading] account``).
 """
 
 from __future__ import annotations
@@ -44,9 +49,9 @@ if TYPE_CHECKING:
     from neural_trader.host import Host
     from neural_trader.services.storage import Storage
 
-__all__ = ["KINDS", "ROLES", "IdentityRecord", "IdentityStore", "Principal", "bound_caller", "current_caller",
-           "identities_of", "intersect_scopes", "may_see_owner", "owner_clause", "owner_matches",
-           "scopes_for_roles"]
+__all__ = ["KINDS", "ROLES", "IdentityRecord", "IdentityStore", "Principal", "account_of", "bound_caller",
+           "check_account_name", "current_caller", "identities_of", "intersect_scopes", "may_see_owner",
+           "owner_clause", "owner_matches", "scopes_for_roles"]
 
 log = logging.getLogger("neural_trader.identity")
 
@@ -60,6 +65,8 @@ KINDS = ("user", "service")
 #: Identity names: they become order owners (``name`` or ``name:key_id``), so no ``:``.
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 _KEY_SUFFIX_RE = re.compile(r"^[0-9a-f]{12}$")
+#: Trading account names (``trading_accounts.account`` holds 64 characters).
+_ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 def scopes_for_roles(roles: Iterable[str]) -> frozenset[Scope]:
@@ -144,17 +151,24 @@ class IdentityRecord:
     created_at: dt.datetime
     disabled_at: dt.datetime | None = None
     tokens_valid_after: dt.datetime | None = None
+    #: The trading account it is bound to; ``None``: an account of its own, named after it.
+    account: str | None = None
 
     @property
     def active(self) -> bool:
         return self.disabled_at is None
+
+    @property
+    def trading_account(self) -> str:
+        """The account its orders, positions, cash and limits belong to."""
+        return self.account or self.name
 
     @classmethod
     def from_row(cls, row: IdentityRow) -> IdentityRecord:
         roles = tuple(r for r in row.roles.split(",") if r)
         return cls(name=row.name, kind=row.kind, roles=roles,
                    scopes=tuple(sorted(s.value for s in scopes_for_roles(roles))), created_at=row.created_at,
-                   disabled_at=row.disabled_at, tokens_valid_after=row.tokens_valid_after)
+                   disabled_at=row.disabled_at, tokens_valid_after=row.tokens_valid_after, account=row.account)
 
 
 def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
@@ -163,6 +177,15 @@ def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
     if unknown:
         raise NtUserError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
     return out
+
+
+def check_account_name(account: str, *, field: str = "account") -> str:
+    """``account`` if it is a valid trading account name, else a user error naming ``field``."""
+    account = account.strip()
+    if not _ACCOUNT_RE.match(account):
+        raise NtUserError(f"{field} must be 1 to 64 letters, digits and . _ @ - starting with a letter or digit, "
+                          f"not {account!r}")
+    return account
 
 
 _MISSING = object()
@@ -184,21 +207,27 @@ class IdentityStore:
         self._cache_ttl = cache_ttl
 
     # -- administration ---------------------------------------------------------------------------
-    def create(self, name: str, *, roles: Iterable[str], kind: str = "user") -> IdentityRecord:
+    def create(self, name: str, *, roles: Iterable[str], kind: str = "user",
+               account: str | None = None) -> IdentityRecord:
+        """Register ``name``; ``account``: the trading account it trades (default: one of its own,
+        named after it)."""
         name = name.strip().lower()
         if not _NAME_RE.match(name):
             raise NtUserError("an identity name is 1 to 64 lower-case letters, digits and . _ @ - (no ':'), "
                               "starting with a letter or digit")
         if kind not in KINDS:
             raise NtUserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        row = IdentityRow(name=name, kind=kind, roles=",".join(_check_roles(roles)), created_at=utcnow())
+        account = None if account is None else check_account_name(account)
+        row = IdentityRow(name=name, kind=kind, roles=",".join(_check_roles(roles)), account=account,
+                          created_at=utcnow())
         try:
             with self.storage.session() as session:
                 session.add(row)
         except IntegrityError:
             raise NtConflict(f"identity {name!r} exists; `neural-trader identities list` shows it") from None
         self._forget(name)
-        log.info("created identity %s (%s) with roles %s", name, kind, row.roles or "none")
+        log.info("created identity %s (%s) with roles %s, account %s", name, kind, row.roles or "none",
+                 account or name)
         return IdentityRecord.from_row(row)
 
     def list(self) -> builtins.list[IdentityRecord]:
@@ -217,6 +246,12 @@ class IdentityStore:
             session.execute(sa.update(IdentityRow).where(col(IdentityRow.name) == name).values(**values))
         self._forget(name)
         return self.get(name)
+
+    def set_account(self, name: str, account: str | None) -> IdentityRecord:
+        """Bind ``name`` to the trading account ``account`` (``None``: its own, named after it). Its
+        next calls trade that account (within ``auth_cache_ttl`` on other replicas); orders it placed
+        stay in the account they were placed in."""
+        return self._update(name, account=None if account is None else check_account_name(account))
 
     def set_roles(self, name: str, roles: Iterable[str]) -> IdentityRecord:
         return self._update(name, roles=",".join(_check_roles(roles)))
@@ -266,6 +301,16 @@ class IdentityStore:
     def _forget(self, name: str) -> None:
         with self._lock:
             self._cache.pop(name, None)
+
+
+def account_of(caller: Identity | None, store: IdentityStore, *, default: str) -> str:
+    """The trading account ``caller`` trades: its identity's bound account (its own name when it
+    has none); ``default`` (the configured account) for the operator (``None``) and for a caller that
+    is no registered identity."""
+    if caller is None:
+        return default
+    record = store.lookup(caller.name)
+    return default if record is None else record.trading_account
 
 
 _STORES: weakref.WeakKeyDictionary[Any, IdentityStore] = weakref.WeakKeyDictionary()

@@ -28,6 +28,8 @@ class IdentityRow(Table, table=True):
     disabled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: JWTs of this identity issued (``iat``) before this time are refused: "revoke every token".
     tokens_valid_after: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The trading account it trades (migration ``0006``); ``None``: one of its own, named after it.
+    account: str | None = Field(default=None, max_length=64)
 
 
 class RevokedTokenRow(Table, table=True):

@@ -4,8 +4,17 @@ A manager is built on first use from the registered :class:`~neural_trader.domai
 (``nt_register_brokers``), with the host's audit log and market quotes as its price references, and
 started at once (start-up reconciliation). The broker is ``paper`` unless ``NT_BROKER`` (or
 ``[plugins.trading] broker``) names another; a live broker (one that moves real money) is refused
-unless ``NT_ENABLE_LIVE_TRADING=1``. The account is ``default`` unless ``[plugins.trading] account``
-(``NT_TRADING_ACCOUNT``) says otherwise.
+unless ``NT_ENABLE_LIVE_TRADING=1``.
+
+**Whose account.** A call trades the account of its caller (:meth:`Trading.account_for`): a registered
+identity's bound account, by default one of its own named after it
+(:func:`~neural_trader.services.identity.account_of`); the operator (the CLI, in-process code, no bound
+caller) and callers that are no registered identity trade the configured account, ``default`` unless
+``[plugins.trading] account`` (``NT_TRADING_ACCOUNT``) says otherwise. Only the operator and ``admin``
+callers may name another account (a live run's ``account``). Each account has its own manager, and on
+a broker that can split its book (the paper broker's ``for_account``) its own book, starting with the
+broker's initial cash; a broker that cannot (one real account at Alpaca) trades the configured account
+only.
 
 Every call into a manager runs on the trading loop, an event loop in a thread of its own: the
 managers' database work is blocking, and it must never stall the loop of a server (REST, MCP) that
@@ -27,6 +36,7 @@ import attrs
 
 from neural_trader.domain.orders import Broker, BrokerSpec, Order, OrderSide, OrderStatus, Position
 from neural_trader.errors import NtError, NtForbidden, NtUserError
+from neural_trader.ops import Scope
 
 if TYPE_CHECKING:
     from neural_trader.host import Host
@@ -127,10 +137,31 @@ class Trading:
         return (named or DEFAULT_BROKER).strip()
 
     @property
-    def account_name(self) -> str:
+    def configured_account(self) -> str:
+        """The operator's account: ``[plugins.trading] account`` (``NT_TRADING_ACCOUNT``), else ``default``."""
         from neural_trader.settings import plugin_env
 
         return (plugin_env(self.host.settings, "trading", "account") or DEFAULT_ACCOUNT).strip()
+
+    @property
+    def account_name(self) -> str:
+        """The account the current caller trades (:meth:`account_for`)."""
+        return self.account_for()
+
+    def account_for(self, account: str | None = None) -> str:
+        """The account a call trades: ``account`` when given and the caller may name it (the operator,
+        an ``admin``, or the caller's own account), else the caller's own; see the module docstring."""
+        from neural_trader.services.identity import account_of, current_caller, identities_of
+
+        caller = current_caller()
+        own = account_of(caller, identities_of(self.host), default=self.configured_account)
+        if account is None or account == own:
+            return own
+        if caller is None or caller.allows(Scope.ADMIN):
+            return account
+        raise NtForbidden(f"{caller.name} trades account {own!r} only, not {account!r}: leave account out, or ask "
+                          f"an administrator to bind {caller.name} to it (`neural-trader identities set-account "
+                          f"{caller.name} {account}`)")
 
     def spec(self, broker: str | None = None) -> BrokerSpec:
         spec: BrokerSpec = self.host.registry("brokers").get(broker or self.broker_name)
@@ -144,8 +175,9 @@ class Trading:
 
     # -- managers --------------------------------------------------------------------------------------
     async def manager(self, broker: str | None = None, account: str | None = None) -> OrderManager:
-        """The started manager of ``account`` at ``broker`` (defaults: the configured ones)."""
-        return await self._loop.run(lambda: self._manager(broker or self.broker_name, account or self.account_name))
+        """The started manager of ``account`` at ``broker`` (defaults: the configured broker, the
+        caller's account)."""
+        return await self._loop.run(lambda: self._manager(broker or self.broker_name, self.account_for(account)))
 
     async def _manager(self, broker: str, account: str) -> OrderManager:
         if self._building is None:
@@ -167,15 +199,20 @@ class Trading:
         spec = self.spec(broker_name)
         if spec.live:
             self._refuse_live(spec.name)
-        other = next((a for (b, a) in self._managers if b == spec.name and a != account), None)
-        if other is not None:
-            # A broker's book (the paper broker's table, an Alpaca account) is not split by our
-            # accounts: a second account on it would take the first one's orders for its own.
-            raise NtUserError(f"broker {spec.name!r} already trades for account {other!r} in this host; one account "
-                              "per broker")
         built: Broker = spec.create(self.host)
         if getattr(built, "live", False):
             self._refuse_live(spec.name)
+        configured = self.configured_account
+        if account != configured:
+            # The configured account keeps the broker's own book; another account on one shared book
+            # would take the others' orders and fills for its own, so it needs a book of its own.
+            split = getattr(built, "for_account", None)
+            if split is None:
+                raise NtForbidden(
+                    f"broker {spec.name!r} keeps one book, so it trades only the configured account {configured!r}, "
+                    f"not {account!r}: bind the identity to {configured!r} (`neural-trader identities set-account "
+                    f"NAME {configured}`), or trade on the paper broker")
+            built = split(account)
         services = self.host.services
         cash = (await built.account()).cash
         # A simulated broker on the embedded defaults trades on synthetic quotes (its fills are as
@@ -198,7 +235,8 @@ class Trading:
     async def call(self, fn: Callable[[OrderManager], T | Awaitable[T]], *, broker: str | None = None,
                    account: str | None = None) -> T:
         """``fn(manager)`` on the trading loop (awaited when it returns an awaitable), in a ``trading``
-        span under the caller's: the trading loop's thread runs in the caller's tracing context."""
+        span under the caller's: the trading loop's thread runs in the caller's tracing context. The
+        manager is that of ``account`` (:meth:`account_for`: by default the caller's own)."""
         from opentelemetry import context as otel_context
 
         from neural_trader.tracing import span
@@ -209,7 +247,8 @@ class Trading:
         async def run() -> T:
             token = otel_context.attach(caller)
             try:
-                manager = await self._manager(name, account or self.account_name)
+                # On the trading loop, in the caller's context: the identity lookup may touch the database.
+                manager = await self._manager(name, self.account_for(account))
                 out = fn(manager)
                 if inspect.isawaitable(out):
                     return await out

@@ -26,6 +26,7 @@ survives restarts, and it fills from market data only, so the same prices give t
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
 import hashlib
@@ -111,6 +112,8 @@ class PaperBroker:
                  slip_limits: bool = False, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.storage = storage
         self.name = name
+        #: Whose book (``paper_orders.broker``): the name, or one per account (:meth:`for_account`).
+        self.book = name
         self.quotes = quotes
         self.initial_cash = D(initial_cash)
         self.slippage_bps = D(slippage_bps)
@@ -121,17 +124,27 @@ class PaperBroker:
         self.slip_limits = slip_limits
         self.clock = clock
 
+    def for_account(self, account: str) -> PaperBroker:
+        """This broker (same name, prices and costs) with a book of its own for ``account``: two
+        accounts of one host trading on one paper broker never see each other's orders or fills."""
+        book = f"{self.name}/{account}"
+        if len(book) > 64:  # the column's width; '#' is in no account name, so no clash with a plain one
+            book = f"{self.name}/#{hashlib.sha256(account.encode()).hexdigest()[:24]}"
+        clone = copy.copy(self)
+        clone.book = book
+        return clone
+
     # -- the Broker protocol ---------------------------------------------------------------------------
     async def submit(self, request: OrderRequest) -> BrokerOrder:
         if request.is_bracket:
             raise NtUserError("the paper broker does not simulate bracket orders yet; send the entry and its "
                               "exits as separate orders")
         now = self.clock()
-        broker_order_id = "paper-" + hashlib.sha256(f"{self.name}:{request.client_order_id}".encode()).hexdigest()[:20]
+        broker_order_id = "paper-" + hashlib.sha256(f"{self.book}:{request.client_order_id}".encode()).hexdigest()[:20]
         try:
             with self.storage.session() as session:
                 session.add(PaperOrderRow(
-                    broker=self.name, client_order_id=request.client_order_id, broker_order_id=broker_order_id,
+                    broker=self.book, client_order_id=request.client_order_id, broker_order_id=broker_order_id,
                     request=request.fingerprint(), status=OrderStatus.ACCEPTED.value, filled_qty=D(0),
                     fills=[], created_at=now, updated_at=now))
         except IntegrityError:
@@ -153,7 +166,7 @@ class PaperBroker:
 
     async def lookup(self, client_order_id: str) -> BrokerOrder | None:
         with self.storage.session() as session:
-            row = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+            row = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                                            PaperOrderRow.client_order_id == client_order_id)).first()
         return None if row is None else self._answer(row)
 
@@ -167,7 +180,7 @@ class PaperBroker:
 
     async def open_orders(self) -> list[BrokerOrder]:
         with self.storage.session() as session:
-            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                                             col(PaperOrderRow.status).in_(_OPEN))
                                 .order_by(col(PaperOrderRow.id))).all()
         return [self._answer(r) for r in rows]
@@ -191,7 +204,7 @@ class PaperBroker:
             by_symbol.setdefault(tick.symbol, []).append(tick)
         changed: list[BrokerOrder] = []
         with self.storage.session(write=True) as session:
-            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                                             col(PaperOrderRow.status).in_(_OPEN))
                                 .order_by(col(PaperOrderRow.id))).all()
             for row in rows:
@@ -327,10 +340,10 @@ class PaperBroker:
     # -- the book ----------------------------------------------------------------------------------------
     def _row(self, session: Any, client_order_id: str) -> PaperOrderRow:
         row: PaperOrderRow | None = session.exec(
-            select(PaperOrderRow).where(PaperOrderRow.broker == self.name,
+            select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                         PaperOrderRow.client_order_id == client_order_id)).first()
         if row is None:
-            raise NtNotFound(f"the paper broker {self.name!r} has no order {client_order_id!r}")
+            raise NtNotFound(f"the paper broker {self.book!r} has no order {client_order_id!r}")
         return row
 
     def _fills_of(self, row: PaperOrderRow) -> tuple[Fill, ...]:
@@ -346,7 +359,7 @@ class PaperBroker:
 
     def _book(self) -> tuple[dict[str, Position], D, dict[str, D]]:
         with self.storage.session() as session:
-            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.name)
+            rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book)
                                 .order_by(col(PaperOrderRow.id))).all()
         fills = sorted((f for r in rows for f in self._fills_of(r)), key=lambda f: (f.time, f.fill_id))
         positions: dict[str, Position] = {}

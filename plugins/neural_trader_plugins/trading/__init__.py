@@ -8,6 +8,13 @@ before it is sent, and every change is recorded in the hash-chained audit log. T
 ``confirm: true`` (CLI ``--confirm``; over MCP the person is asked when the client can be);
 ``trade.simulate`` and a dry-run ``portfolio.rebalance`` show first what would happen.
 
+Every operation acts on the caller's account (:meth:`~neural_trader.services.trading.Trading.account_for`):
+a registered identity's bound account (by default one of its own, named after it), the configured
+account for the CLI and for callers that are no registered identity. No operation here takes an
+account: the admin operations (``risk.limits.set``, ``trading.halt``, ``trading.resume``) act on the
+admin's own account too; to act on another, bind the admin to it, or run the CLI with
+``NT_TRADING_ACCOUNT``.
+
 The examples run on an empty data directory with the paper broker: without an observed quote
 (synthetic data is no price reference) they use limit orders, which the paper broker accepts and
 keeps working, and given prices.
@@ -21,6 +28,10 @@ from typing import Any
 from neural_trader.hookspecs import hookimpl
 from neural_trader.ops import Operation, Scope
 from neural_trader_plugins.trading import api
+
+#: Where the admin operations act (they take no account).
+_ACCOUNT = (" It acts on the caller's account: an admin's own (the account it is bound to, by default one named "
+            "after it); the CLI's is the configured account (NT_TRADING_ACCOUNT).")
 
 #: Examples rest at the broker whatever the (synthetic) price is: a limit far below any quote.
 _LIMIT_BUY = {"symbol": "AAPL", "side": "buy", "qty": "10", "type": "limit", "limit_price": "0.50"}
@@ -125,12 +136,13 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
     register(Operation(
         name="risk.limits.set", summary="Store one set of risk limits (the account's, or a strategy's), replacing "
                                         "the one before.",
-        description="Unset limits are no limit. Every order passes the account's set and its strategy's.",
+        description="Unset limits are no limit. Every order passes the account's set and its strategy's." + _ACCOUNT,
         params=api.LimitsView, result=api.LimitsResult, handler=api.limits_set, scope=admin, read_only=False,
         examples=({"max_order_qty": "1000", "max_order_notional": "250000", "price_collar": "0.1"},),
     ))
     register(Operation(
         name="trading.halt", summary="The kill switch: refuse new orders and cancel every open one.",
+        description="Halts one account and cancels its open orders, whoever placed them." + _ACCOUNT,
         params=api.HaltParams, result=api.StateChange, handler=api.halt, scope=admin, read_only=False,
         destructive=True, idempotent=True, open_world=True, confirm=True,
         examples=({"reason": "example halt", "confirm": True},),
@@ -138,6 +150,7 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
     register(Operation(
         name="trading.resume", summary="Accept orders again (active), or only those that reduce a position "
                                        "(reducing).",
+        description="Changes the state of one account." + _ACCOUNT,
         params=api.ResumeParams, result=api.StateChange, handler=api.resume, scope=admin, read_only=False,
         idempotent=True, confirm=True,
         examples=({"state": "active", "confirm": True},),

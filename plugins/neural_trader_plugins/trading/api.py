@@ -2,7 +2,9 @@
 
 Handlers are thin: every order goes through the host's order manager
 (:attr:`host.services.trading <neural_trader.services.Services.trading>`), on its trading loop, so the
-risk gate, idempotency, persist-then-send and the audit log apply whichever frontend asked.
+risk gate, idempotency, persist-then-send and the audit log apply whichever frontend asked, and on
+the caller's account (the manager :meth:`Trading.call <neural_trader.services.trading.Trading.call>`
+picks): one identity never reads or changes another account's orders, positions, cash or limits.
 """
 
 from __future__ import annotations
