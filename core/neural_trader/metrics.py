@@ -16,6 +16,12 @@ Read at scrape time from the source of truth, so every replica reports the same 
   them, ``nt_cache_{hits,misses}_total``;
 * ``nt_native_kernel_compiled{kernel}`` — 1 for compiled C, 0 for the numpy twin.
 
+Counted by the kernel wrappers (:func:`neural_trader.native.kernel_timings`), per process, so every
+host of a process reports the same:
+
+* ``nt_native_kernel_seconds{kernel, function, impl}`` — time per kernel call (``impl`` ``c`` or
+  ``numpy``), 1 µs to 10 s.
+
 Each host has its own registry (no process-global state, so tests and embedded hosts never clash).
 ``/metrics`` needs the ``admin`` scope unless ``metrics_public`` is set (docs/observability.md).
 """
@@ -29,8 +35,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:
     from neural_trader.host import Host
@@ -163,6 +170,17 @@ def _kernels(host: Host) -> Iterator[Metric]:
     for kernel in host.kernels:
         family.add_metric([kernel.name], 1 if kernel.compiled else 0)
     yield family
+    from neural_trader.native import TIMING_BUCKETS, kernel_timings
+
+    timings = HistogramMetricFamily("nt_native_kernel_seconds",
+                                    "Seconds per native kernel call in this process: kernel is the family, "
+                                    "function the wrapper, impl c (compiled) or numpy (the twin)",
+                                    labels=["kernel", "function", "impl"])
+    bounds = [floatToGoString(b) for b in TIMING_BUCKETS]
+    for t in kernel_timings():
+        timings.add_metric([t.kernel, t.function, t.impl], [*zip(bounds, t.buckets, strict=True), ("+Inf", t.count)],
+                           sum_value=t.seconds)
+    yield timings
 
 
 _METRICS: weakref.WeakKeyDictionary[Any, Metrics] = weakref.WeakKeyDictionary()

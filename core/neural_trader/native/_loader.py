@@ -14,6 +14,10 @@ The build (``setup.py``) goes on when a family's C does not build, and writes
 ``neural_trader/_native_build.json``: each module it could not build, and why (no C compiler, a
 failed compile). The loader reads it to say why a module is missing, and refuses a module that
 file says was not built (an older build left behind by a failed rebuild).
+
+Each public function of a wrapper that runs a kernel is decorated with :func:`timed`, the one place
+kernel calls are timed: :func:`kernel_timings` is what ``/metrics`` reports as
+``nt_native_kernel_seconds`` (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ import importlib
 import importlib.resources
 import json
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -128,3 +135,93 @@ def import_native(family: str, *, expected_version: str | None = None,
 def load_native(family: str) -> NativeModule:
     """:func:`import_native` once per process: what the wrappers use."""
     return import_native(family)
+
+
+# -- call timings ------------------------------------------------------------------------------
+
+#: Upper bounds, in seconds, of the ``nt_native_kernel_seconds`` buckets: an indicator over a few
+#: bars takes microseconds, a Monte Carlo VaR or a parameter sweep seconds.
+TIMING_BUCKETS: tuple[float, ...] = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                     5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BOUNDS_NS: tuple[int, ...] = tuple(round(b * 1e9) for b in TIMING_BUCKETS)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@attrs.frozen(kw_only=True)
+class KernelTiming:
+    """The calls of one kernel function so far in this process, as ``/metrics`` reports them."""
+
+    kernel: str  #: the family (``indicators``, ``sim``...), as in ``host.kernels``
+    function: str  #: the wrapper's function (``sma``, ``summary``...)
+    impl: str  #: ``c`` (the compiled kernel) or ``numpy`` (its twin)
+    buckets: tuple[int, ...]  #: calls that took at most each of :data:`TIMING_BUCKETS` (cumulative)
+    count: int
+    seconds: float  #: their total time
+
+
+class _Series:
+    """The counts of one (kernel, function, impl): one per bucket, then +Inf, then the total ns."""
+
+    __slots__ = ("counts", "function", "impl", "kernel", "lock")
+
+    def __init__(self, kernel: str, function: str, impl: str) -> None:
+        self.kernel, self.function, self.impl = kernel, function, impl
+        self.lock = threading.Lock()
+        self.counts = [0] * (len(_BOUNDS_NS) + 2)
+
+    def snapshot(self) -> KernelTiming:
+        with self.lock:
+            counts = list(self.counts)
+        cumulative, total = [], 0
+        for n in counts[:-2]:
+            total += n
+            cumulative.append(total)
+        return KernelTiming(kernel=self.kernel, function=self.function, impl=self.impl, buckets=tuple(cumulative),
+                            count=total + counts[-2], seconds=counts[-1] / 1e9)
+
+
+_SERIES: dict[tuple[str, str, str], _Series] = {}
+_SERIES_LOCK = threading.Lock()
+
+
+def _series(kernel: str, function: str, impl: str) -> _Series:
+    with _SERIES_LOCK:  # a reloaded wrapper module keeps counting into the same series
+        return _SERIES.setdefault((kernel, function, impl), _Series(kernel, function, impl))
+
+
+def timed(native: NativeModule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Time every call of the decorated wrapper function, which runs a kernel of ``native``: the
+    C kernel when it is compiled, the numpy twin otherwise (labelled ``c`` or ``numpy``).
+
+    A call that returns is counted (one that raises is not); the cost is a few hundred
+    nanoseconds (``python -m bench kernel_metrics``). Counts are per process and thread-safe.
+    """
+    impl = "c" if native.compiled else "numpy"
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        series = _series(native.family, fn.__name__, impl)
+        counts, lock, total, bounds = series.counts, series.lock, len(series.counts) - 1, _BOUNDS_NS
+
+        @functools.wraps(fn)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = perf_counter_ns()
+            result = fn(*args, **kwargs)
+            ns = perf_counter_ns() - start
+            i = bisect_left(bounds, ns)  # the first bound >= ns: Prometheus buckets are "le"
+            with lock:
+                counts[i] += 1
+                counts[total] += ns
+            return result
+
+        return call
+
+    return decorate
+
+
+def kernel_timings() -> list[KernelTiming]:
+    """Every timed kernel function of the wrapper modules imported so far in this process."""
+    with _SERIES_LOCK:
+        series = list(_SERIES.values())
+    return [s.snapshot() for s in series]

@@ -19,7 +19,7 @@ import numpy as np
 
 from neural_trader.native import indicators_numpy as _twin
 from neural_trader.native._buffers import array_arg, float_arg, int_arg, raise_for_status, same_length
-from neural_trader.native._loader import load_native
+from neural_trader.native._loader import load_native, timed
 from neural_trader.native.indicators_numpy import MAX_DECIMALS, RULES, Bands, Macd
 
 _native = load_native("indicators")
@@ -56,6 +56,7 @@ def _fail(status: int, func: str, **values: Any) -> None:
     raise_for_status(status, func, ARGS[func], values, RULES)
 
 
+@timed(_native)
 def decimal_digits(x: np.ndarray, window: int) -> int:
     """The decimal scale SMA uses for ``x`` and ``window``, or -1 for the float fallback."""
     if not COMPILED:
@@ -69,6 +70,7 @@ def decimal_digits(x: np.ndarray, window: int) -> int:
     return int(digits[0])
 
 
+@timed(_native)
 def sma(x: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average, exact on decimal prices (see :func:`decimal_digits`)."""
     if not COMPILED:
@@ -82,6 +84,7 @@ def sma(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def ema(x: np.ndarray, window: int) -> np.ndarray:
     """Exponential moving average, alpha = 2 / (window + 1), SMA-seeded."""
     if not COMPILED:
@@ -95,6 +98,7 @@ def ema(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
     """Rolling standard deviation around the exact SMA; ``ddof=1`` for the sample sd."""
     if not COMPILED:
@@ -108,6 +112,7 @@ def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def zscore(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
     """``(x - SMA) / rolling sd``; NaN where the sd is 0."""
     if not COMPILED:
@@ -121,6 +126,7 @@ def zscore(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def bollinger(x: np.ndarray, window: int = 20, k: float = 2.0) -> Bands:
     """Bollinger bands: SMA and SMA +/- k population standard deviations."""
     if not COMPILED:
@@ -136,6 +142,7 @@ def bollinger(x: np.ndarray, window: int = 20, k: float = 2.0) -> Bands:
     return Bands(upper=upper, mid=mid, lower=lower)
 
 
+@timed(_native)
 def rsi(x: np.ndarray, window: int = 14) -> np.ndarray:
     """Wilder's RSI (100 with no losses, 50 on a flat window)."""
     if not COMPILED:
@@ -149,6 +156,7 @@ def rsi(x: np.ndarray, window: int = 14) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def macd(x: np.ndarray, fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
     """MACD line EMA(fast) - EMA(slow), its EMA(signal), and the histogram."""
     if not COMPILED:
@@ -164,6 +172,7 @@ def macd(x: np.ndarray, fast: int = 12, slow: int = 26, signal: int = 9) -> Macd
     return Macd(macd=line, signal=sig, hist=hist)
 
 
+@timed(_native)
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int = 14) -> np.ndarray:
     """Average true range, Wilder-smoothed; first value at bar ``window``."""
     if not COMPILED:
@@ -178,6 +187,7 @@ def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int = 14) 
     return out
 
 
+@timed(_native)
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     """Highest value over the window."""
     if not COMPILED:
@@ -191,6 +201,7 @@ def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     """Lowest value over the window."""
     if not COMPILED:
@@ -204,6 +215,7 @@ def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def donchian(high: np.ndarray, low: np.ndarray, window: int = 20) -> Bands:
     """Donchian channel: highest high, lowest low, and their midpoint."""
     if not COMPILED:
@@ -219,6 +231,7 @@ def donchian(high: np.ndarray, low: np.ndarray, window: int = 20) -> Bands:
     return Bands(upper=upper, mid=mid, lower=lower)
 
 
+@timed(_native)
 def crossover(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     """backtrader's CrossOver as int8: +1 cross above, -1 cross below, 0 otherwise."""
     if not COMPILED:

@@ -24,7 +24,7 @@ import numpy as np
 
 from neural_trader.native import metrics_numpy as _twin
 from neural_trader.native._buffers import array_arg, raise_for_status
-from neural_trader.native._loader import load_native
+from neural_trader.native._loader import load_native, timed
 from neural_trader.native.metrics_numpy import (
     DAILY,
     RULES,
@@ -64,6 +64,7 @@ def _fail(status: int, func: str, **values: Any) -> None:
     raise_for_status(status, func, names, values, RULES)
 
 
+@timed(_native)
 def summary(returns: np.ndarray, *, positions: np.ndarray | None = None, periods_per_year: float = DAILY,
             risk_free: float = 0.0, required_return: float = 0.0) -> Metrics:
     """Every metric of a series of simple per-period returns.
@@ -91,6 +92,7 @@ def summary(returns: np.ndarray, *, positions: np.ndarray | None = None, periods
     return Metrics(**{name: getattr(out, name) for name in Metrics._fields})
 
 
+@timed(_native)
 def returns_from_equity(equity: np.ndarray) -> np.ndarray:
     """Simple returns ``(e[i] - e[i-1]) / e[i-1]`` of an equity curve (one value fewer)."""
     if not COMPILED:
@@ -113,6 +115,7 @@ def summary_from_equity(equity: np.ndarray, *, positions: np.ndarray | None = No
                    risk_free=risk_free, required_return=required_return)
 
 
+@timed(_native)
 def drawdown(returns: np.ndarray) -> np.ndarray:
     """Drawdown after each period (``wealth / peak - 1``, <= 0), wealth compounding from 1."""
     if not COMPILED:

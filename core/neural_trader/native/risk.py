@@ -24,7 +24,7 @@ import numpy as np
 
 from neural_trader.native import risk_numpy as _twin
 from neural_trader.native._buffers import array_arg, raise_for_status
-from neural_trader.native._loader import load_native
+from neural_trader.native._loader import load_native, timed
 from neural_trader.native.risk_numpy import (
     MC_CHUNK,
     RULES,
@@ -91,6 +91,7 @@ def _out(shape: int | tuple[int, ...]) -> tuple[np.ndarray, Any]:
 # -- matrices ----------------------------------------------------------------------------------
 
 
+@timed(_native)
 def cholesky(cov: np.ndarray) -> Cholesky:
     """Pivoted Cholesky factorisation of a symmetric positive semi-definite matrix.
 
@@ -114,6 +115,7 @@ def cholesky(cov: np.ndarray) -> Cholesky:
     return Cholesky(lower=lower, perm=perm, rank=int(rank[0]))
 
 
+@timed(_native)
 def covariance(returns: np.ndarray, ddof: int = 1) -> np.ndarray:
     """Covariance of the columns of ``returns`` (``numpy.cov(returns, rowvar=False, ddof=ddof)``)."""
     if not COMPILED:
@@ -129,6 +131,7 @@ def covariance(returns: np.ndarray, ddof: int = 1) -> np.ndarray:
     return out
 
 
+@timed(_native)
 def ewma_covariance(returns: np.ndarray, lam: float = 0.94, demean: bool = True) -> np.ndarray:
     """Exponentially weighted covariance (RiskMetrics ``lam``; weights normalised to sum to 1).
 
@@ -148,6 +151,7 @@ def ewma_covariance(returns: np.ndarray, lam: float = 0.94, demean: bool = True)
     return out
 
 
+@timed(_native)
 def cov_to_corr(cov: np.ndarray) -> np.ndarray:
     """Correlation matrix from a covariance matrix, as ``numpy.corrcoef`` computes it."""
     if not COMPILED:
@@ -174,6 +178,7 @@ def ewma_correlation(returns: np.ndarray, lam: float = 0.94, demean: bool = True
 # -- historical --------------------------------------------------------------------------------
 
 
+@timed(_native)
 def var_cvar(losses: np.ndarray, confidence: float = 0.99) -> RiskEstimate:
     """VaR and CVaR of a sample of losses (positive = loss), e.g. from a simulation of your own."""
     if not COMPILED:
@@ -190,6 +195,7 @@ def var_cvar(losses: np.ndarray, confidence: float = 0.99) -> RiskEstimate:
     return RiskEstimate(v[0], cv[0])
 
 
+@timed(_native)
 def historical_var(returns: np.ndarray, confidence: float = 0.99) -> RiskEstimate:
     """Historical VaR and CVaR of a return series: the ``confidence`` quantile of the losses
     (``numpy.quantile(-returns, confidence)``, linear interpolation) and the mean loss beyond it.
@@ -207,6 +213,7 @@ def historical_var(returns: np.ndarray, confidence: float = 0.99) -> RiskEstimat
     return RiskEstimate(v[0], cv[0])
 
 
+@timed(_native)
 def rolling_historical_var(returns: np.ndarray, window: int, confidence: float = 0.99) -> RollingRisk:
     """:func:`historical_var` over every trailing ``window`` (NaN before the first full window)."""
     if not COMPILED:
@@ -269,6 +276,7 @@ def _losses(weights: Any, means: Any, cov: Any, n_scenarios: Any, seed: Any, thr
     return losses
 
 
+@timed(_native)
 def monte_carlo_losses(weights: np.ndarray, means: np.ndarray, cov: np.ndarray, *, n_scenarios: int = 100_000,
                        seed: int = 0, threads: int = 1) -> np.ndarray:
     """Simulated one-period portfolio losses ``-(weights . r)`` with ``r ~ N(means, cov)``, in
@@ -278,6 +286,7 @@ def monte_carlo_losses(weights: np.ndarray, means: np.ndarray, cov: np.ndarray, 
     return _losses(weights, means, cov, n_scenarios, seed, threads)
 
 
+@timed(_native)
 def monte_carlo_var(weights: np.ndarray, means: np.ndarray, cov: np.ndarray, *, confidence: float = 0.99,
                     n_scenarios: int = 100_000, seed: int = 0, threads: int = 1) -> RiskEstimate:
     """Monte Carlo VaR and CVaR of a portfolio of jointly normal assets.

@@ -16,7 +16,7 @@ import numpy as np
 from neural_trader.errors import NtNativeError
 from neural_trader.native import simulate_numpy as _twin
 from neural_trader.native._buffers import NT_E_RANGE, array_arg, raise_for_status, same_length
-from neural_trader.native._loader import load_native
+from neural_trader.native._loader import load_native, timed
 from neural_trader.native.simulate_numpy import (
     BATCH_DTYPE,
     TRADE_DTYPE,
@@ -62,6 +62,7 @@ def _fail(status: int, func: str, bars: dict[str, np.ndarray]) -> None:
     raise_for_status(status, func, ARGS[func], {}, {"params": "is out of range"})
 
 
+@timed(_native)
 def simulate(open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, target: np.ndarray,
              params: SimParams | None = None) -> SimResult:
     """Simulate trading ``target`` (exposure after each bar: +1 long, -1 short, 0 flat, NaN hold)."""
@@ -84,6 +85,7 @@ def simulate(open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndar
     return SimResult(position=position, equity=equity, trades=trades[:count[0]].copy())
 
 
+@timed(_native)
 def sma_cross_batch(open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                     fast: np.ndarray, slow: np.ndarray, params: SimParams | None = None, *,
                     allow_short: bool = False, threads: int = 1) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 
 from neural_trader.native import sports_numpy as _twin
 from neural_trader.native._buffers import raise_for_status
-from neural_trader.native._loader import load_native
+from neural_trader.native._loader import load_native, timed
 from neural_trader.native.sports_numpy import (
     RULES,
     ScanArrays,
@@ -61,6 +61,7 @@ def _fail(status: int, func: str, **values: Any) -> None:
     raise_for_status(status, func, ARGS[func], values, RULES)
 
 
+@timed(_native)
 def arbitrage_scan(odds: np.ndarray) -> ScanArrays:
     """Best price per outcome across books for each ``(events, books, outcomes)`` market row
     (NaN = no quote); see :class:`~.sports_numpy.ScanArrays`."""
@@ -79,6 +80,7 @@ def arbitrage_scan(odds: np.ndarray) -> ScanArrays:
     return ScanArrays(best=best, best_book=book, booksum=booksum)
 
 
+@timed(_native)
 def shin(odds: np.ndarray) -> ShinArrays:
     """Shin's fair probabilities and ``z`` of each ``(markets, outcomes)`` row of decimal odds
     (``z`` and the row NaN where the odds carry no margin; see ``native/sports/sports.h``)."""
