@@ -539,6 +539,17 @@ def _chosen_strategies(host: Host, params: CompareParams, n_symbols: int) -> tup
     return chosen, skipped
 
 
+def _missing_data(strategy: Any, params: Any, data: RunData) -> str | None:
+    """Why ``strategy`` has nothing to act on in ``data`` (a one-symbol strategy: in any of the symbols)."""
+    check = getattr(strategy, "missing_data", None)
+    if check is None:
+        return None
+    if int(getattr(strategy, "symbols_required", 1)) != 1:
+        return check(data.bars, params)
+    reasons = [check(bars, params) for bars in data.bars]
+    return "; ".join(reasons) if all(reasons) else None
+
+
 def _compare_sync(host: Host, params: CompareParams, data: RunData, chosen: list[Any], skipped: list[Skipped],
                   ctx: Context) -> CompareResult:
     rows: list[CompareRow] = []
@@ -551,7 +562,12 @@ def _compare_sync(host: Host, params: CompareParams, data: RunData, chosen: list
             start=params.start, end=params.end, strategy=strategy.name, config=config, engine=params.engine,
             benchmark=params.benchmark)
         try:
-            stored, _ = store(host, prepare_with(request, *resolve(host, request), data))
+            resolved = resolve(host, request)
+            missing = _missing_data(*resolved, data)
+            if missing:
+                skipped.append(Skipped(strategy=strategy.name, reason=missing))
+                continue
+            stored, _ = store(host, prepare_with(request, *resolved, data))
         except NtUserError as exc:
             skipped.append(Skipped(strategy=strategy.name, reason=exc.message))
             continue

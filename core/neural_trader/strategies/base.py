@@ -10,6 +10,9 @@ A strategy is an object (usually an instance of a :class:`Strategy` subclass) wi
 * ``warmup(params)``: the number of leading bars whose signals are undefined (longest window);
 * ``constraints(params)``: human-readable problems with a parameter set (``fast >= slow``), empty
   when it is valid; ranges of single fields are checked by ``params_type`` itself;
+* optionally ``missing_data(bars, params)``: why the strategy has nothing to act on in ``bars``
+  (data of its own that the window lacks, such as news), else ``None``; ``backtest.compare`` then
+  lists it as skipped with that reason instead of ranking a run that cannot trade;
 * the *vectorized* style, ``signals(bars, params)``: target exposures, float64 in [-1, 1] after
   each bar's close (``+1`` long all-in, ``-1`` short, ``0`` flat, NaN hold: no change), shape
   ``(n,)`` for one symbol and ``(n, k)`` for ``k`` symbols. The value at bar ``i`` may use bars
@@ -136,6 +139,10 @@ class Strategy:
     def warmup(self, params: Any) -> int:
         """Leading bars without a defined signal: the longest lookback the rules use."""
         raise NotImplementedError
+
+    def missing_data(self, bars: Any, params: Any) -> str | None:
+        """Why there is nothing to act on in ``bars`` (data the strategy needs besides them), else None."""
+        return None
 
     # -- vectorized style ------------------------------------------------------------------------
     def signals(self, bars: Any, params: Any) -> np.ndarray:

@@ -12,7 +12,9 @@ article published after a bar's cutoff can only move later bars; the signal afte
 Articles come from the host's stored articles (``news.fetch`` / ``news.collect`` store them; scores
 as stored) or, with ``articles="feeds"``, straight from the RSS/Atom folder (``NT_RSS_DIR``), scored
 by ``vader_finance``. A backtest run's id covers its parameters and bars, not the article set: to
-make a stored run reproducible while articles keep arriving, pin ``stored_before``.
+make a stored run reproducible while articles keep arriving, pin ``stored_before``. With no article
+about the symbol in the window, :meth:`NewsSentiment.missing_data` says so, and ``backtest.compare``
+lists the strategy as skipped instead of ranking a run that cannot trade.
 
 A strategy registered through ``nt_register_strategies`` gets no host; this one is bound to its host
 at ``nt_startup`` (each host registers an instance of its own). A host that was never started (the
@@ -156,6 +158,19 @@ class NewsSentiment(Strategy):
             items = self.articles(symbol.upper(), first, last, params)
         return align_to_bars(items, symbol, ts, half_life=dt.timedelta(hours=params.half_life_hours), delay=delay,
                              lookback=lookback, min_relevance=params.min_relevance)
+
+    def missing_data(self, bars: Any, params: NewsSentimentParams) -> str | None:
+        """Why no bar of ``bars`` sees an article (none about the symbol in the window), else None."""
+        aligned = self.scores(bars, params)
+        if aligned.count.size and int(aligned.count.max()) > 0:
+            return None
+        symbol, window = aligned.symbol.upper(), ""
+        if aligned.ts.size:
+            first, last = (dt.datetime.fromtimestamp(int(t) / 1e9, dt.UTC) for t in aligned.ts[[0, -1]])
+            window = f" from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        if params.articles == "feeds":
+            return f"no article about {symbol}{window} in the RSS/Atom folder (NT_RSS_DIR)"
+        return f"no stored article about {symbol}{window}; news.fetch or news.collect stores some"
 
     def signals(self, bars: Any, params: NewsSentimentParams) -> np.ndarray:
         aligned = self.scores(bars, params)
