@@ -137,6 +137,23 @@ def test_threads_lose_no_count() -> None:
     assert count() - start == 4000
 
 
+def test_ended_threads_keep_their_counts_and_no_memory() -> None:
+    """A pool per sweep makes many short threads: their counts stay, their lists are folded away."""
+    series = _loader._SERIES[("indicators", "rsi", IMPL)]
+    x = np.linspace(1.0, 2.0, 50)
+
+    def count() -> int:
+        return series.snapshot().count
+
+    start = count()
+    for _ in range(30):
+        t = threading.Thread(target=indicators.rsi, args=(x, 5))
+        t.start()
+        t.join()
+    assert count() - start == 30
+    assert len(series.live) <= 1  # at most this thread's own
+
+
 @needs_compiled
 def test_timing_changes_no_result(orcl: dict[str, np.ndarray]) -> None:
     """The timed C wrappers equal their numpy twins, and the untimed function, bit for bit."""

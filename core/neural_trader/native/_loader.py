@@ -28,6 +28,7 @@ import importlib.resources
 import json
 import os
 import threading
+import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from time import perf_counter_ns
@@ -161,19 +162,51 @@ class KernelTiming:
     seconds: float  #: their total time
 
 
-class _Series:
-    """The counts of one (kernel, function, impl): one per bucket, then +Inf, then the total ns."""
+class _Token:
+    """Lives in one thread's locals, so a weak reference to it says whether the thread has ended."""
 
-    __slots__ = ("counts", "function", "impl", "kernel", "lock")
+    __slots__ = ("__weakref__",)
+
+
+_SLOTS = len(_BOUNDS_NS) + 2  # a count per bucket, then +Inf, then the total ns
+
+
+class _Series:
+    """The counts of one (kernel, function, impl). Each thread counts into a list of its own, so a
+    call takes no lock; a scrape adds the lists up, folding those of ended threads into ``ended``."""
+
+    __slots__ = ("ended", "function", "impl", "kernel", "live", "local", "lock")
 
     def __init__(self, kernel: str, function: str, impl: str) -> None:
         self.kernel, self.function, self.impl = kernel, function, impl
         self.lock = threading.Lock()
-        self.counts = [0] * (len(_BOUNDS_NS) + 2)
+        self.local = threading.local()
+        self.ended = [0] * _SLOTS
+        self.live: list[tuple[weakref.ref[_Token], list[int]]] = []
+
+    def counts_of_this_thread(self) -> list[int]:
+        """The calling thread's counts, made on its first call."""
+        token, counts = _Token(), [0] * _SLOTS
+        self.local.token, self.local.counts = token, counts  # both go when the thread ends
+        with self.lock:
+            self._fold_ended()  # so thread churn (a pool per sweep) does not grow ``live``
+            self.live.append((weakref.ref(token), counts))
+        return counts
+
+    def _fold_ended(self) -> None:
+        live = []
+        for ref, counts in self.live:
+            if ref() is None:  # the thread ended: its counts are final
+                self.ended = [a + b for a, b in zip(self.ended, counts, strict=True)]
+            else:
+                live.append((ref, counts))
+        self.live = live
 
     def snapshot(self) -> KernelTiming:
         with self.lock:
-            counts = list(self.counts)
+            self._fold_ended()
+            rows = [self.ended, *(list(counts) for _, counts in self.live)]
+        counts = [sum(column) for column in zip(*rows, strict=True)]
         cumulative, total = [], 0
         for n in counts[:-2]:
             total += n
@@ -191,28 +224,42 @@ def _series(kernel: str, function: str, impl: str) -> _Series:
         return _SERIES.setdefault((kernel, function, impl), _Series(kernel, function, impl))
 
 
+def _after_fork() -> None:
+    # A lock held by another thread at fork would never be released in the child.
+    global _SERIES_LOCK
+    _SERIES_LOCK = threading.Lock()
+    for series in _SERIES.values():
+        series.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def timed(native: NativeModule) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Time every call of the decorated wrapper function, which runs a kernel of ``native``: the
     C kernel when it is compiled, the numpy twin otherwise (labelled ``c`` or ``numpy``).
 
     A call that returns is counted (one that raises is not); the cost is a few hundred
-    nanoseconds (``python -m bench kernel_metrics``). Counts are per process and thread-safe.
+    nanoseconds (``python -m bench kernel_metrics``). Counts are per process; threads count
+    without a lock, each into its own list.
     """
     impl = "c" if native.compiled else "numpy"
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         series = _series(native.family, fn.__name__, impl)
-        counts, lock, total, bounds = series.counts, series.lock, len(series.counts) - 1, _BOUNDS_NS
+        local, register, total, bounds = series.local, series.counts_of_this_thread, _SLOTS - 1, _BOUNDS_NS
 
         @functools.wraps(fn)
         def call(*args: P.args, **kwargs: P.kwargs) -> R:
             start = perf_counter_ns()
             result = fn(*args, **kwargs)
             ns = perf_counter_ns() - start
-            i = bisect_left(bounds, ns)  # the first bound >= ns: Prometheus buckets are "le"
-            with lock:
-                counts[i] += 1
-                counts[total] += ns
+            try:
+                counts = local.counts
+            except AttributeError:
+                counts = register()
+            counts[bisect_left(bounds, ns)] += 1  # the first bound >= ns: Prometheus buckets are "le"
+            counts[total] += ns
             return result
 
         return call
