@@ -18,10 +18,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from neural_trader.errors import NtConflict, NtForbidden, NtNotFound
+from neural_trader.errors import NtConflict, NtForbidden, NtNotFound, NtValidationError
 from neural_trader.frontends import mcp, rest
 from neural_trader.host import Host, make_host
 from neural_trader.ops import Identity, Scope
@@ -276,15 +277,16 @@ async def test_a_context_identity_without_a_bound_caller_is_checked_too(sqlite_h
         await status.call({"syndicate_id": "club", "actor": "Zed"}, carol)
 
 
-def test_members_table_follows_the_ledger_and_is_rebuilt_by_its_migration(sqlite_host: Host) -> None:
-    call(sqlite_host, "create", **CLUB)
-    call(sqlite_host, "member_update", syndicate_id="club", actor="alice", member_id="Zed", identity="zed")
-    call(sqlite_host, "member_add", syndicate_id="club", actor="alice", member_id="erin", name="Erin",
+def test_members_table_follows_the_ledger_and_is_rebuilt_by_its_migration(host: Host) -> None:
+    """On both databases (the migration's own SQL)."""
+    call(host, "create", **CLUB)
+    call(host, "member_update", syndicate_id="club", actor="alice", member_id="Zed", identity="zed")
+    call(host, "member_add", syndicate_id="club", actor="alice", member_id="erin", name="Erin",
          role="observer")
-    call(sqlite_host, "member_remove", syndicate_id="club", actor="alice", member_id="erin", confirm=True)
+    call(host, "member_remove", syndicate_id="club", actor="alice", member_id="erin", confirm=True)
     with pytest.raises(NtConflict, match="identity 'zed' already acts as member 'Zed'"):
-        call(sqlite_host, "member_add", syndicate_id="club", actor="alice", member_id="z2", name="Z", identity="zed")
-    storage = sqlite_host.services.storage
+        call(host, "member_add", syndicate_id="club", actor="alice", member_id="z2", name="Z", identity="zed")
+    storage = host.services.storage
 
     def rows() -> set[tuple[str, str | None, str, bool]]:
         with storage.session() as session:
@@ -297,15 +299,22 @@ def test_members_table_follows_the_ledger_and_is_rebuilt_by_its_migration(sqlite
     # the migration fills the table from the ledgers already written, records from before members were
     # bound included (no identity named: a member id that is an identity's name is it)
     storage.downgrade("s0001", branch="syndicates")
-    with storage.session() as session:
-        legacy = session.exec(select(LedgerRow).where(LedgerRow.kind == "member_added")).all()
-        assert legacy and all("identity" in json.loads(r.data) for r in legacy)
-        for r in legacy:
-            r.data = canonical_json({k: v for k, v in json.loads(r.data).items() if k != "identity"})
-            session.add(r)
+    ledger = LedgerRow.__table__
+    with storage.engine.begin() as connection:   # a database behind its head opens no session (PostgreSQL)
+        legacy = connection.execute(sa.select(ledger.c.seq, ledger.c.data).where(ledger.c.kind == "member_added")).all()
+        assert len(legacy) == 5 and all("identity" in json.loads(data) for _, data in legacy)
+        for seq, data in legacy:
+            plain = canonical_json({k: v for k, v in json.loads(data).items() if k != "identity"})
+            connection.execute(sa.update(ledger).where(ledger.c.seq == seq).values(data=plain))
     storage.upgrade()
     assert rows() == expected
     # and the books read such records the same way
-    assert {m["member_id"]: m["identity"] for m in call(sqlite_host, "members", syndicate_id="club", actor="alice",
+    assert {m["member_id"]: m["identity"] for m in call(host, "members", syndicate_id="club", actor="alice",
                                                        include_inactive=True)["members"]} == {
         "alice": "alice", "manny": "manny", "carol": "carol", "Zed": "zed", "erin": "erin"}
+
+
+def test_an_identity_that_is_no_identity_name_is_refused_naming_the_field(sqlite_host: Host) -> None:
+    call(sqlite_host, "create", **CLUB)
+    with pytest.raises(NtValidationError, match=r"\"Bob:k1\" is not an identity name: .* @ \$\.identity"):
+        call(sqlite_host, "member_add", syndicate_id="club", actor="alice", member_id="x", name="X", identity="Bob:k1")
