@@ -57,7 +57,7 @@ def _one_book(host: Any) -> Any:
     class OneBook(PaperBroker):
         """A broker whose book cannot be split by our accounts (like one real account at Alpaca)."""
 
-        for_account = None  # type: ignore[assignment]
+        for_account = None
 
     return OneBook(host.services.storage, name="onebook")
 
@@ -83,7 +83,7 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def host(db_url: str, tmp_path: Path) -> Iterator[Host]:
     """Every plugin plus the fixed quotes, on SQLite and on the real PostgreSQL."""
-    overrides = {} if db_url.startswith("sqlite") else {"database_url": db_url}
+    overrides: dict[str, Any] = {} if db_url.startswith("sqlite") else {"database_url": db_url}
     built = make_host(settings=settings_for(tmp_path, **overrides), plugins=[TestPlugin()])
     yield built
     built.close()
@@ -245,7 +245,8 @@ def test_accounts_are_isolated_over_mcp_http(host: Host, keys: dict[str, str]) -
         def call(tool: str, arguments: dict[str, Any], token: str) -> dict[str, Any]:
             result = mcp_result(mcp_call(client, tool, arguments, token))
             assert not result.get("isError"), result
-            return result["structuredContent"]  # type: ignore[no-any-return]
+            content: dict[str, Any] = result["structuredContent"]
+            return content
 
         assert call("trade_execute", _buy("alice-mcp"), keys["alice"])["status"] == "filled"
         assert [p["symbol"] for p in call("positions_list", {}, keys["alice"])["positions"]] == ["AAPL"]
