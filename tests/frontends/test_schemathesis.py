@@ -79,11 +79,15 @@ def parts_of(paths: list[str], size: int = PART_SIZE) -> dict[str, list[str]]:
     return parts
 
 
+METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
 def _document_paths() -> dict[str, int]:
-    """Each path of the OpenAPI document of a host like the server's, with its number of methods."""
+    """Each path of the OpenAPI document of a host like the server's, with its number of operations
+    (a path item also holds keys that are not methods, such as ``parameters``)."""
     with tempfile.TemporaryDirectory(prefix="nt-schemathesis-") as home, _make_host(Path(home)) as host:
         document = rest.openapi_document(host)
-    return {path: len(methods) for path, methods in document["paths"].items()}
+    return {path: len(METHODS & set(item)) for path, item in document["paths"].items()}
 
 
 DOCUMENT_PATHS = _document_paths()
