@@ -33,7 +33,7 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ __all__ = [
 GENESIS = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends ("NTAUDITL" as a 63-bit integer).
 #: Advisory locks are per database, not per schema: two schemas of one database take turns.
+_RECORDS: sa.Table = AuditRecordRow.__table__  # type: ignore[attr-defined]
 _PG_AUDIT_LOCK = int.from_bytes(b"NTAUDITL", "big") & 0x7FFF_FFFF_FFFF_FFFF
 #: The name of the generated secret's file in the data directory.
 SECRET_FILE = "audit.key"
@@ -171,7 +172,7 @@ class AuditRecord:
     hash: str
 
     @classmethod
-    def from_row(cls, row: AuditRecordRow) -> AuditRecord:
+    def from_row(cls, row: AuditRecordRow | sa.Row[Any]) -> AuditRecord:
         return cls(seq=row.seq, at=row.at, actor=row.actor, action=row.action, target=row.target,
                    payload=row.payload, result=row.result, prev_hash=row.prev_hash, hash=row.hash)
 
@@ -314,17 +315,18 @@ class AuditLog:
         return f"AuditLog({self.storage!r}, key_id={self.key_id!r}, checkpoint_every={self.checkpoint_every})"
 
     # -- writing -----------------------------------------------------------------------------------
-    def _lock_tail(self, session: Session) -> AuditRecordRow | None:
+    def _lock_tail(self, session: Session) -> sa.Row[Any] | None:
         """Take the append lock for the rest of the caller's transaction; the tail record, if any."""
+        connection = session.connection()
         if self.storage.backend == "postgresql":
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
         elif self.storage.backend == "sqlite":
             # Reading the tail and then appending must not let another writer in between: only a
             # transaction begun IMMEDIATE holds the write lock before its first read.
-            options = session.connection().get_execution_options()
+            options = connection.get_execution_options()
             if options.get(storage_module._SQLITE_BEGIN) != "IMMEDIATE":
                 raise RuntimeError("audit records are appended in a storage.session(write=True)")
-        return session.exec(select(AuditRecordRow).order_by(AuditRecordRow.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        return connection.execute(sa.select(_RECORDS).order_by(_RECORDS.c.seq.desc()).limit(1)).first()
 
     def append(self, session: Session, *, actor: str, action: str, target: str | None = None,
                payload: Any = None, result: Any = None, at: dt.datetime | None = None) -> AuditRecord:
@@ -333,21 +335,34 @@ class AuditLog:
         ``payload`` and ``result`` are stored as :func:`canonical_json`. Signs a checkpoint when the
         new ``seq`` is a multiple of :attr:`checkpoint_every`.
         """
-        payload_text, result_text = canonical_json(payload), canonical_json(result)
-        at = utcnow() if at is None else at
-        if at.tzinfo is None:
-            raise ValueError(f"naive datetime {at!r}: record timezone-aware UTC datetimes")
-        at = at.astimezone(dt.UTC)
+        entry = {"actor": actor, "action": action, "target": target, "payload": payload, "result": result, "at": at}
+        return self.append_many(session, [entry])[0]
+
+    def append_many(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
+        """Append several records, in order, inside ``session``'s transaction: one tail lock and one
+        insert for all of them (the order manager's group commit). Each entry holds :meth:`append`'s
+        keyword arguments."""
+        if not entries:
+            return []
+        records: list[AuditRecord] = []
         tail = self._lock_tail(session)
-        seq, prev_hash = (1, GENESIS) if tail is None else (tail.seq + 1, tail.hash)
-        record = AuditRecord(seq=seq, at=at, actor=actor, action=action, target=target, payload=payload_text,
-                             result=result_text, prev_hash=prev_hash, hash="")
-        record = attrs.evolve(record, hash=record.computed_hash())
-        session.add(AuditRecordRow(**attrs.asdict(record)))
-        session.flush()
-        if seq % self.checkpoint_every == 0:
-            self._sign(session, record)
-        return record
+        seq, prev_hash = (0, GENESIS) if tail is None else (tail.seq, tail.hash)
+        for entry in entries:
+            at = entry.get("at") or utcnow()
+            if at.tzinfo is None:
+                raise ValueError(f"naive datetime {at!r}: record timezone-aware UTC datetimes")
+            seq += 1
+            record = AuditRecord(seq=seq, at=at.astimezone(dt.UTC), actor=entry["actor"], action=entry["action"],
+                                 target=entry.get("target"), payload=canonical_json(entry.get("payload")),
+                                 result=canonical_json(entry.get("result")), prev_hash=prev_hash, hash="")
+            record = attrs.evolve(record, hash=record.computed_hash())
+            records.append(record)
+            prev_hash = record.hash
+        session.connection().execute(sa.insert(_RECORDS), [attrs.asdict(r) for r in records])
+        for record in records:
+            if record.seq % self.checkpoint_every == 0:
+                self._sign(session, record)
+        return records
 
     def checkpoint(self, session: Session) -> AuditCheckpoint | None:
         """Sign the current tail (inside ``session``'s transaction); the checkpoint, or ``None`` for

@@ -392,6 +392,9 @@ class LiveRunner:
         self._shown = self._replaying = False
         self.n_orders = 0
         self.stats = LiveStats()
+        #: What :attr:`stats` was at the end of the last bar: what a status shows (never a bar half done,
+        #: with an order counted and its fill not yet).
+        self.published = LiveStats()
         self.ctx = LiveContext(self)
         self.i = -1
         self._series: _Series | None = None
@@ -543,6 +546,7 @@ class LiveRunner:
     def _error(self, message: str) -> None:
         log.warning("live run %s: %s", self.run_id, message)
         self.stats.last_error = message
+        self.published = attrs.evolve(self.published, last_error=message)
 
     async def _show(self, coid: str, tick: Any) -> list[Fill]:
         """Show ``tick`` to the broker for order ``coid`` only (paper), then learn what happened to it:
@@ -816,6 +820,7 @@ class LiveRunner:
         s.position, s.cash = float(self.pos), float(self.cash)
         s.equity = s.cash + s.position * self.closes[-1]
         s.pnl = s.equity - float(self.start_cash or 0)
+        self.published = attrs.evolve(s)
 
     async def run(self, source: BarSource, *, poll_interval: float = 60.0, stop: asyncio.Event | None = None,
                   max_bars: int | None = None) -> LiveStats:
@@ -898,7 +903,7 @@ class LiveRun:
 
     @property
     def stats(self) -> LiveStats:
-        return self.runner.stats if self.runner is not None else LiveStats()
+        return self.runner.published if self.runner is not None else LiveStats()
 
 
 class LiveRuns:

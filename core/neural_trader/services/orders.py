@@ -23,11 +23,16 @@ orders are refused.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import decimal
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import attrs
@@ -49,7 +54,8 @@ from neural_trader.domain.orders import (
     TradingState,
 )
 from neural_trader.errors import NtConflict, NtError, NtNotFound, NtUnavailable, NtUserError
-from neural_trader.services.identity import may_see_owner, owner_clause
+from neural_trader.ops import Identity
+from neural_trader.services.identity import bound_caller, current_caller, may_see_owner, owner_clause
 from neural_trader.services.risk_gate import (
     RejectCode,
     RiskContext,
@@ -149,21 +155,22 @@ def _fingerprint(request: OrderRequest, *, account: str, broker: str) -> dict[st
     return {**request.fingerprint(), "account": account, "broker": broker}
 
 
-def _request_of(row: OrderRow) -> OrderRequest:
+def _request_of(row: Any) -> OrderRequest:
     return OrderRequest(
         client_order_id=row.client_order_id, symbol=row.symbol, side=row.side, qty=row.qty, type=row.type,
         time_in_force=row.time_in_force, strategy=row.strategy,
         **{name: getattr(row, name) for name in _PRICE_FIELDS})
 
 
-def _order_of(row: OrderRow) -> Order:
+def _order_of(row: Any) -> Order:
+    """The order a stored row (an ORM object, a Core row, a :class:`_Book`'s namespace) holds."""
     return Order(request=_request_of(row), status=row.status, broker=row.broker,
                  broker_order_id=row.broker_order_id, filled_qty=row.filled_qty,
                  avg_fill_price=row.avg_fill_price, reason=row.reason, created_at=row.created_at,
                  updated_at=row.updated_at)
 
 
-def _store(row: OrderRow, order: Order) -> None:
+def _store(row: Any, order: Order) -> None:
     row.status = order.status.value
     row.filled_qty = order.filled_qty
     row.avg_fill_price = order.avg_fill_price
@@ -172,7 +179,7 @@ def _store(row: OrderRow, order: Order) -> None:
     row.updated_at = order.updated_at
 
 
-def _limits_of(row: RiskLimitRow) -> RiskLimits:
+def _limits_of(row: Any) -> RiskLimits:
     return RiskLimits(
         account=row.account, strategy=row.strategy, max_order_qty=row.max_order_qty,
         max_order_notional=row.max_order_notional, max_position_qty=row.max_position_qty,
@@ -181,9 +188,250 @@ def _limits_of(row: RiskLimitRow) -> RiskLimits:
         restricted_symbols=row.restricted_symbols or [])
 
 
-def _state(row: OrderRow) -> dict[str, Any]:
+def _state(row: Any) -> dict[str, Any]:
     return {"status": row.status, "filled_qty": row.filled_qty, "avg_fill_price": row.avg_fill_price,
             "broker_order_id": row.broker_order_id, "reason_code": row.reason_code, "reason": row.reason}
+
+
+# -- the write path's tables, in SQLAlchemy Core (no ORM objects on the hot path) ----------------------
+_ORDERS: sa.Table = OrderRow.__table__  # type: ignore[attr-defined]
+_FILLS: sa.Table = FillRow.__table__  # type: ignore[attr-defined]
+_POSITIONS: sa.Table = PositionRow.__table__  # type: ignore[attr-defined]
+_ACCOUNTS: sa.Table = TradingAccountRow.__table__  # type: ignore[attr-defined]
+_LIMITS: sa.Table = RiskLimitRow.__table__  # type: ignore[attr-defined]
+#: What a transaction may change of a stored order, of a position and of an account.
+_ORDER_CHANGES = ("status", "filled_qty", "avg_fill_price", "broker_order_id", "reason", "reason_code",
+                  "replaced_by", "updated_at")
+_POSITION_CHANGES = ("qty", "avg_price", "realized_pnl", "last_price", "updated_at")
+_ACCOUNT_CHANGES = ("cash", "day", "day_start_equity", "updated_at")
+#: The most orders one commit admits (the rest wait for the next).
+_BATCH = 64
+
+
+def _update(table: sa.Table, keys: Sequence[str], changes: Sequence[str]) -> sa.Update:
+    """``UPDATE table SET changes WHERE keys`` with bound parameters ``k_<key>`` / ``v_<change>``, for
+    executemany."""
+    where = [table.c[k] == sa.bindparam(f"k_{k}", type_=table.c[k].type) for k in keys]
+    return sa.update(table).where(*where).values(
+        {c: sa.bindparam(f"v_{c}", type_=table.c[c].type) for c in changes})
+
+
+class _Book:
+    """One write transaction's view of an account: its row (locked first: one lock order, no
+    deadlocks, and nothing the risk gate read can go stale before the transaction commits), the
+    orders, positions and fills it touches, and the audit records it makes. The changes are kept in
+    memory and written together by :meth:`write`: one statement per table for the whole batch."""
+
+    def __init__(self, manager: OrderManager, session: Session, *, lock: bool = True) -> None:
+        self.manager = manager
+        self.session = session
+        self.conn = session.connection()
+        query = sa.select(_ACCOUNTS).where(_ACCOUNTS.c.account == manager.account)
+        row = self.conn.execute(query.with_for_update() if lock else query).one()
+        self._account_was = dict(row._mapping)
+        self.account = SimpleNamespace(**self._account_was)
+        self._orders: dict[str, SimpleNamespace] = {}
+        self._orders_was: dict[str, dict[str, Any]] = {}
+        self._new_orders: list[SimpleNamespace] = []
+        self._positions: dict[str, SimpleNamespace] | None = None
+        self._positions_was: dict[str, dict[str, Any]] = {}
+        self._fills: list[dict[str, Any]] = []
+        self._fills_known: set[str] = set()
+        self._fills_checked: set[str] = set()
+        self._audit: list[dict[str, Any]] = []
+
+    # -- orders
+    def load_orders(self, client_order_ids: Iterable[str]) -> None:
+        wanted = [c for c in dict.fromkeys(client_order_ids) if c not in self._orders]
+        if not wanted:
+            return
+        query = sa.select(_ORDERS).where(_ORDERS.c.client_order_id.in_(wanted)).with_for_update()
+        for row in self.conn.execute(query):
+            data = dict(row._mapping)
+            self._orders_was[data["client_order_id"]] = data
+            self._orders[data["client_order_id"]] = SimpleNamespace(**data)
+
+    def order(self, client_order_id: str) -> SimpleNamespace:
+        self.load_orders([client_order_id])
+        row = self._orders.get(client_order_id)
+        if row is None or row.account != self.manager.account:
+            raise NtNotFound(f"no order {client_order_id!r} in account {self.manager.account!r}")
+        return row
+
+    def add_order(self, values: dict[str, Any]) -> SimpleNamespace:
+        row = SimpleNamespace(**values)
+        self._orders[row.client_order_id] = row
+        self._new_orders.append(row)
+        return row
+
+    # -- positions and fills
+    def positions(self) -> dict[str, SimpleNamespace]:
+        if self._positions is None:
+            self._positions = {}
+            query = sa.select(_POSITIONS).where(_POSITIONS.c.account == self.manager.account)
+            for row in self.conn.execute(query):
+                data = dict(row._mapping)
+                self._positions_was[data["symbol"]] = data
+                self._positions[data["symbol"]] = SimpleNamespace(**data)
+        return self._positions
+
+    def position(self, symbol: str) -> SimpleNamespace:
+        positions = self.positions()
+        if symbol not in positions:
+            positions[symbol] = SimpleNamespace(account=self.manager.account, symbol=symbol, qty=D(0), avg_price=D(0),
+                                                realized_pnl=D(0), last_price=None, updated_at=self.manager.clock())
+        return positions[symbol]
+
+    def check_fills(self, fill_ids: Iterable[str]) -> None:
+        """Look up which of ``fill_ids`` are applied already (one query for a batch's fills)."""
+        wanted = [f for f in dict.fromkeys(fill_ids) if f not in self._fills_checked]
+        if not wanted:
+            return
+        query = sa.select(_FILLS.c.fill_id).where(_FILLS.c.broker == self.manager.broker.name,
+                                                  _FILLS.c.fill_id.in_(wanted))
+        self._fills_known.update(self.conn.execute(query).scalars())
+        self._fills_checked.update(wanted)
+
+    def applied(self, fill_id: str) -> bool:
+        self.check_fills([fill_id])
+        return fill_id in self._fills_known
+
+    def add_fill(self, values: dict[str, Any]) -> None:
+        self._fills.append(values)
+        self._fills_known.add(values["fill_id"])
+        self._fills_checked.add(values["fill_id"])
+
+    def audit(self, **entry: Any) -> None:
+        self._audit.append(entry)
+
+    # -- writing
+    def write(self) -> None:
+        """Write every change, new orders first (their unique client order ids decide between racing
+        duplicates before anything else is written), the audit records last."""
+        conn = self.conn
+        if self._new_orders:
+            conn.execute(sa.insert(_ORDERS), [{k: v for k, v in vars(r).items() if k != "id"}
+                                              for r in self._new_orders])
+        changed = []
+        for coid, was in self._orders_was.items():
+            now = vars(self._orders[coid])
+            if any(now[c] != was[c] for c in _ORDER_CHANGES):
+                changed.append({"k_id": was["id"], **{f"v_{c}": now[c] for c in _ORDER_CHANGES}})
+        if changed:
+            conn.execute(_update(_ORDERS, ["id"], _ORDER_CHANGES), changed)
+        if self._fills:
+            conn.execute(sa.insert(_FILLS), self._fills)
+        if self._positions:
+            fresh: list[dict[str, Any]] = []
+            moved: list[dict[str, Any]] = []
+            for symbol, row in self._positions.items():
+                now, known = vars(row), self._positions_was.get(symbol)
+                if known is None:
+                    if now["qty"] != 0 or now["last_price"] is not None:
+                        fresh.append(dict(now))
+                elif any(now[c] != known[c] for c in _POSITION_CHANGES):
+                    moved.append({"k_account": row.account, "k_symbol": symbol,
+                                  **{f"v_{c}": now[c] for c in _POSITION_CHANGES}})
+            if fresh:
+                conn.execute(sa.insert(_POSITIONS), fresh)
+            if moved:
+                conn.execute(_update(_POSITIONS, ["account", "symbol"], _POSITION_CHANGES), moved)
+        account = vars(self.account)
+        if any(account[c] != self._account_was[c] for c in _ACCOUNT_CHANGES):
+            conn.execute(sa.update(_ACCOUNTS).where(_ACCOUNTS.c.account == self.manager.account)
+                         .values({c: account[c] for c in _ACCOUNT_CHANGES}))
+        if self._audit:
+            sink = self.manager.audit
+            many = getattr(sink, "append_many", None)
+            if many is not None:
+                many(self.session, self._audit)
+            else:
+                for entry in self._audit:
+                    sink.append(self.session, **entry)
+
+
+class _RiskView:
+    """What the risk gate needs to know of an account, read once for a batch of orders and brought up
+    to date as each is admitted: the orders before it in the batch count as open orders (quantity,
+    order rate) and as exposure, as they would have had they been sent one by one."""
+
+    def __init__(self, book: _Book, requests: Sequence[OrderRequest], now: dt.datetime) -> None:
+        account = book.manager.account
+        self.book = book
+        self.positions = book.positions()
+        symbols = sorted({r.symbol for r in requests})
+        self.pending: dict[tuple[str, str], D] = {}
+        query = sa.select(_ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.qty, _ORDERS.c.filled_qty).where(
+            _ORDERS.c.account == account, _ORDERS.c.symbol.in_(symbols), _ORDERS.c.status.in_(_OPEN))
+        for symbol, side, qty, filled in book.conn.execute(query):
+            self.pending[(symbol, side)] = self.pending.get((symbol, side), D(0)) + qty - filled
+        recent = sa.select(_ORDERS.c.strategy, sa.func.count()).where(
+            _ORDERS.c.account == account, _ORDERS.c.created_at >= now - dt.timedelta(minutes=1),
+            _ORDERS.c.status != OrderStatus.REJECTED.value).group_by(_ORDERS.c.strategy)
+        self.recent_by_strategy: dict[str | None, int] = {s: int(n) for s, n in book.conn.execute(recent)}
+        self.recent = sum(self.recent_by_strategy.values())
+        self.limit_rows = [_limits_of(r) for r in book.conn.execute(
+            sa.select(_LIMITS).where(_LIMITS.c.account == account))]
+        self.extra_gross = D(0)
+
+    def context(self, request: OrderRequest, quote: PriceRef | None, now: dt.datetime) -> RiskContext:
+        near = quote.for_side(request.side) if quote is not None else None
+        position = D(0)
+        gross = D(0)
+        account = self.book.account
+        equity = account.cash
+        for p in self.positions.values():
+            mark = near if (p.symbol == request.symbol and near is not None) else p.last_price
+            if p.symbol == request.symbol:
+                position = p.qty
+            if mark is not None:
+                gross += abs(p.qty) * mark
+                equity += p.qty * mark
+        today = now.date()
+        if account.day != today or account.day_start_equity is None:
+            account.day, account.day_start_equity = today, equity
+        return RiskContext(trading_state=TradingState(account.trading_state), position=position,
+                           pending_buy=self.pending.get((request.symbol, OrderSide.BUY.value), D(0)),
+                           pending_sell=self.pending.get((request.symbol, OrderSide.SELL.value), D(0)),
+                           gross_exposure=gross + self.extra_gross, daily_pnl=equity - account.day_start_equity,
+                           recent_orders=self.recent,
+                           recent_strategy_orders=self.recent_by_strategy.get(request.strategy, 0)
+                           if request.strategy else 0, quote=near)
+
+    def limits(self, request: OrderRequest) -> list[RiskLimits]:
+        return [limits for limits in self.limit_rows if limits.strategy in ("", request.strategy or "")]
+
+    def admit(self, request: OrderRequest, quote: PriceRef | None) -> None:
+        """Count ``request`` as open for the orders after it."""
+        key = (request.symbol, request.side.value)
+        self.pending[key] = self.pending.get(key, D(0)) + request.qty
+        self.recent += 1
+        self.recent_by_strategy[request.strategy] = self.recent_by_strategy.get(request.strategy, 0) + 1
+        price = order_price(request, quote.for_side(request.side) if quote is not None else None)
+        self.extra_gross += request.qty * price if price is not None else D(0)
+
+
+@attrs.define(kw_only=True, eq=False)
+class _Pending:
+    """An order waiting for the next commit: what was asked, by whom, the quote it arrived at, and the
+    future its caller awaits (``None`` in a basket, which is decided whole)."""
+
+    request: OrderRequest
+    fingerprint: dict[str, Any]
+    actor: str
+    quote: PriceRef | None
+    replaces: str | None = None
+    caller: Identity | None = None
+    trace: Any = None
+    future: asyncio.Future[Order] | None = None
+
+    def settle(self, outcome: Order | BaseException) -> None:
+        if self.future is None or self.future.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.future.set_exception(outcome)
+        else:
+            self.future.set_result(outcome)
 
 
 class OrderManager:
@@ -216,6 +464,11 @@ class OrderManager:
         #: Set by a successful :meth:`reconcile`; while False, :meth:`submit` refuses new orders.
         self.reconciled = False
         self.last_reconcile: ReconcileReport | None = None
+        #: Per event loop: the orders waiting for its next group commit (:meth:`_drain`).
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Pending]] = \
+            weakref.WeakKeyDictionary()
+        self._drainers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = \
+            weakref.WeakKeyDictionary()
         self._ensure_account()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -240,13 +493,6 @@ class OrderManager:
         # the risk gate's reads cannot go stale before the order is stored.
         row = session.exec(select(TradingAccountRow).where(TradingAccountRow.account == self.account)
                            .with_for_update()).one()
-        return row
-
-    def _lock_order(self, session: Session, client_order_id: str) -> OrderRow:
-        row = session.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)
-                           .with_for_update()).first()
-        if row is None or row.account != self.account:
-            raise NtNotFound(f"no order {client_order_id!r} in account {self.account!r}")
         return row
 
     # -- reading -----------------------------------------------------------------------------------
@@ -326,28 +572,94 @@ class OrderManager:
     async def _submit(self, request: OrderRequest, *, actor: str, replaces: str | None) -> Order:
         fingerprint = _fingerprint(request, account=self.account, broker=self.broker.name)
         # A stored order answers a retry at once; the decision between racing duplicates is the
-        # insert below, never this read.
+        # insert of the commit, never this read.
         if (found := self._stored(request.client_order_id, fingerprint)) is not None:
             return found
+        self._refuse_unreconciled()
+        quote = await self._quote(request.symbol)
+        from opentelemetry import context as otel_context
+
+        loop = asyncio.get_running_loop()
+        pending = _Pending(request=request, fingerprint=fingerprint, actor=actor, quote=quote, replaces=replaces,
+                           caller=current_caller(), trace=otel_context.get_current(), future=loop.create_future())
+        self._queues.setdefault(loop, []).append(pending)
+        drainer = self._drainers.get(loop)
+        if drainer is None or drainer.done():
+            # Its own context: the batch belongs to no one caller (each order keeps its own).
+            self._drainers[loop] = loop.create_task(self._drain(loop), context=contextvars.Context())
+        assert pending.future is not None
+        # Shielded: a caller that goes away does not take its order out of the commit.
+        return await asyncio.shield(pending.future)
+
+    def _refuse_unreconciled(self) -> None:
         if not self.reconciled:
             detail = self.last_reconcile.error if self.last_reconcile is not None else "it has not run yet"
             raise NtUnavailable(f"trading is refused until reconciliation with broker {self.broker.name!r} "
                                 f"succeeds ({detail}); run the reconciliation again")
-        quote = await self._quote(request.symbol)
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Group commit: the orders that arrived (on ``loop``) while the last commit was being made
+        are admitted in one transaction, sent together, and their answers recorded in one transaction."""
+        queue = self._queues[loop]
+        while queue:
+            batch: list[_Pending] = []
+            held: list[_Pending] = []
+            ids: set[str] = set()
+            for pending in queue[:_BATCH]:
+                # The same client order id twice: the second waits for the next commit, where it
+                # finds the first stored.
+                (held if pending.request.client_order_id in ids else batch).append(pending)
+                ids.add(pending.request.client_order_id)
+            queue[:] = held + queue[_BATCH:]
+            try:
+                await self._commit(batch)
+            except BaseException as exc:  # never leave a caller waiting
+                for pending in batch:
+                    pending.settle(exc)
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _commit(self, batch: Sequence[_Pending]) -> None:
+        to_send: list[tuple[_Pending, Order]] = []
+        for pending, outcome in zip(batch, self._admit_each(batch), strict=True):
+            if isinstance(outcome, tuple):
+                order, rejection = outcome
+                if rejection is None:
+                    to_send.append((pending, order))  # this commit stored it: only it sends it
+                    continue
+                outcome = order
+            pending.settle(outcome)
+        if to_send:
+            sent = await self._send_batch(to_send)
+            for (pending, _), result in zip(to_send, sent, strict=True):
+                pending.settle(result)
+
+    def _admit_each(self, batch: Sequence[_Pending]) -> list[tuple[Order, RiskRejection | None] | Order | BaseException]:
+        """The batch admitted in one transaction: per order, what the gate decided. If that fails (a
+        duplicate another caller stored meanwhile, a database error), each order on its own, so one
+        order's failure is its own; a duplicate gets the order stored under its id (never sent again)."""
         try:
-            order, rejected = self._admit(request, fingerprint, actor=actor, quote=quote, replaces=replaces)
-        except IntegrityError:
-            found = self._stored(request.client_order_id, fingerprint)
-            if found is None:
-                raise
-            return found
-        if rejected:
-            return order
-        return await self._send(order, actor=actor)
+            return list(self._admit_batch(batch))
+        except Exception as exc:
+            if len(batch) > 1:
+                return [outcome for pending in batch for outcome in self._admit_each([pending])]
+            pending = batch[0]
+            if isinstance(exc, IntegrityError):
+                try:
+                    with contextlib.ExitStack() as stack:
+                        if pending.caller is not None:
+                            stack.enter_context(bound_caller(pending.caller))
+                        found = self._stored(pending.request.client_order_id, pending.fingerprint)
+                except NtError as conflict:
+                    return [conflict]
+                if found is not None:
+                    return [found]
+            return [exc]
 
     def _stored(self, client_order_id: str, fingerprint: dict[str, Any]) -> Order | None:
         with self.storage.session() as session:
-            row = session.exec(select(OrderRow).where(OrderRow.client_order_id == client_order_id)).first()
+            row = session.connection().execute(
+                sa.select(_ORDERS).where(_ORDERS.c.client_order_id == client_order_id)).first()
         if row is None:
             return None
         if not may_see_owner(row.owner):
@@ -370,64 +682,21 @@ class OrderManager:
             log.info("no quote for %s: %s", symbol, exc)
             return None
 
-    def _context(self, session: Session, account: TradingAccountRow, request: OrderRequest,
-                 quote: PriceRef | None, now: dt.datetime) -> RiskContext:
-        positions = session.exec(select(PositionRow).where(PositionRow.account == self.account)).all()
-        near = quote.for_side(request.side) if quote is not None else None
-        position = D(0)
-        gross = D(0)
-        equity = account.cash
-        for p in positions:
-            mark = near if (p.symbol == request.symbol and near is not None) else p.last_price
-            if p.symbol == request.symbol:
-                position = p.qty
-            if mark is not None:
-                gross += abs(p.qty) * mark
-                equity += p.qty * mark
-        today = now.date()
-        if account.day != today or account.day_start_equity is None:
-            account.day, account.day_start_equity = today, equity
-            session.add(account)
-        open_rows = session.exec(select(OrderRow).where(
-            OrderRow.account == self.account, OrderRow.symbol == request.symbol,
-            col(OrderRow.status).in_(_OPEN))).all()
-        pending = {OrderSide.BUY: D(0), OrderSide.SELL: D(0)}
-        for r in open_rows:
-            pending[OrderSide(r.side)] += r.qty - r.filled_qty
-        since = now - dt.timedelta(minutes=1)
-        recent = select(sa.func.count()).select_from(OrderRow).where(
-            OrderRow.account == self.account, col(OrderRow.created_at) >= since,
-            OrderRow.status != OrderStatus.REJECTED.value)
-        recent_orders = session.exec(recent).one()
-        recent_strategy = session.exec(recent.where(OrderRow.strategy == request.strategy)).one() \
-            if request.strategy else 0
-        return RiskContext(trading_state=TradingState(account.trading_state), position=position,
-                           pending_buy=pending[OrderSide.BUY], pending_sell=pending[OrderSide.SELL],
-                           gross_exposure=gross, daily_pnl=equity - account.day_start_equity,
-                           recent_orders=int(recent_orders), recent_strategy_orders=int(recent_strategy),
-                           quote=near)
-
-    def _check(self, session: Session, account: TradingAccountRow, request: OrderRequest, quote: PriceRef | None,
-               now: dt.datetime, *, extra_gross: D = D(0)) -> RiskRejection | None:
-        context = self._context(session, account, request, quote, now)
-        if extra_gross:
-            context = attrs.evolve(context, gross_exposure=context.gross_exposure + extra_gross)
-        limit_rows = session.exec(select(RiskLimitRow).where(
-            RiskLimitRow.account == self.account,
-            col(RiskLimitRow.strategy).in_(["", request.strategy or ""]))).all()
-        return self.gate.check(request, context, [_limits_of(r) for r in limit_rows])
-
-    def _new_row(self, request: OrderRequest, fingerprint: dict[str, Any], *, actor: str,
-                 rejection: RiskRejection | None, replaces: str | None, now: dt.datetime) -> OrderRow:
-        status = OrderStatus.REJECTED if rejection else OrderStatus.NEW
-        return OrderRow(
-            client_order_id=request.client_order_id, account=self.account, broker=self.broker.name,
-            symbol=request.symbol, side=request.side.value, qty=request.qty, type=request.type.value,
-            time_in_force=request.time_in_force.value, status=status.value, filled_qty=D(0),
-            reason_code=rejection.code.value if rejection else None,
-            reason=rejection.message[:500] if rejection else None, fingerprint=fingerprint,
-            strategy=request.strategy, owner=actor[:200], replaces=replaces, created_at=now, updated_at=now,
-            **{name: getattr(request, name) for name in _PRICE_FIELDS})
+    def _new_order(self, request: OrderRequest, fingerprint: dict[str, Any], *, owner: str, now: dt.datetime,
+                   rejection: RiskRejection | None = None, replaces: str | None = None,
+                   adopted: bool = False) -> dict[str, Any]:
+        """Every column of a new ``orders`` row."""
+        return {
+            "id": None, "client_order_id": request.client_order_id, "account": self.account,
+            "broker": self.broker.name, "broker_order_id": None, "symbol": request.symbol,
+            "side": request.side.value, "qty": request.qty, "type": request.type.value,
+            "time_in_force": request.time_in_force.value,
+            **{name: getattr(request, name) for name in _PRICE_FIELDS},
+            "status": (OrderStatus.REJECTED if rejection else OrderStatus.NEW).value, "filled_qty": D(0),
+            "avg_fill_price": None, "reason_code": rejection.code.value if rejection else None,
+            "reason": rejection.message[:500] if rejection else None, "fingerprint": fingerprint,
+            "strategy": request.strategy, "owner": owner[:200], "replaces": replaces, "replaced_by": None,
+            "adopted": adopted, "created_at": now, "updated_at": now}
 
     @staticmethod
     def _arrival(request: OrderRequest, quote: PriceRef | None) -> dict[str, D | None] | None:
@@ -437,36 +706,54 @@ class OrderManager:
             return None
         return {"bid": quote.bid, "ask": quote.ask, "last": quote.last, "price": quote.for_side(request.side)}
 
-    def _admit(self, request: OrderRequest, fingerprint: dict[str, Any], *, actor: str, quote: PriceRef | None,
-               replaces: str | None) -> tuple[Order, bool]:
+    def _admit_batch(self, batch: Sequence[_Pending], *, basket: bool = False) -> list[tuple[Order, RiskRejection | None]]:
+        """Check ``batch`` against the risk gate, in order, and store it, in one transaction. Each
+        order is checked against the account and the orders before it (:class:`_RiskView`). In a
+        ``basket`` it is all or none: one rejection stores every order ``rejected`` (the others with
+        reason code ``basket``)."""
         now = self.clock()
         with self.storage.session(write=True) as session:
-            account = self._lock_account(session)
-            rejection = self._check(session, account, request, quote, now)
-            row = self._new_row(request, fingerprint, actor=actor, rejection=rejection, replaces=replaces, now=now)
-            session.add(row)
-            session.flush()  # the unique client order id decides between racing duplicates here
-            if replaces is not None:
-                old = self._lock_order(session, replaces)
-                old.replaced_by = request.client_order_id
-                session.add(old)
-            self.audit.append(session, actor=actor, action="order.submit", target=request.client_order_id,
-                              payload=fingerprint, result={**_state(row), "arrival": self._arrival(request, quote)},
-                              at=now)
-            return _order_of(row), rejection is not None
+            book = _Book(self, session)
+            view = _RiskView(book, [p.request for p in batch], now)
+            rejections: list[RiskRejection | None] = []
+            for pending in batch:
+                rejection = self.gate.check(pending.request, view.context(pending.request, pending.quote, now),
+                                            view.limits(pending.request))
+                rejections.append(rejection)
+                if basket or rejection is None:
+                    view.admit(pending.request, pending.quote)
+            first = next(((p, r) for p, r in zip(batch, rejections, strict=True) if r is not None), None)
+            rows = []
+            for pending, rejection in zip(batch, rejections, strict=True):
+                values = self._new_order(pending.request, pending.fingerprint, owner=pending.actor, now=now,
+                                         rejection=rejection, replaces=pending.replaces)
+                if basket and first is not None and rejection is None:
+                    culprit, why = first
+                    values.update(status=OrderStatus.REJECTED.value, reason_code="basket", reason=(
+                        f"not sent: order {culprit.request.client_order_id} of the basket was rejected "
+                        f"({why.code.value})")[:500])
+                rows.append(book.add_order(values))
+                if pending.replaces is not None:
+                    book.order(pending.replaces).replaced_by = pending.request.client_order_id
+            names = [p.request.client_order_id for p in batch]
+            for pending, row in zip(batch, rows, strict=True):
+                payload = {**pending.fingerprint, "basket": names} if basket else pending.fingerprint
+                book.audit(actor=pending.actor, action="order.submit", target=row.client_order_id, payload=payload,
+                           result={**_state(row), "arrival": self._arrival(pending.request, pending.quote)}, at=now)
+            book.write()
+        return [(_order_of(row), rejection) for row, rejection in zip(rows, rejections, strict=True)]
 
     # -- previews and baskets ------------------------------------------------------------------------
     async def simulate(self, request: OrderRequest, *, quote: PriceRef | None = None) -> tuple[RiskRejection | None,
                                                                                                PriceRef | None]:
-        """What the risk gate would say about ``request`` now, and the quote it checked against
-        (``quote``, else the latest); nothing is stored, sent or recorded."""
+        """What the risk gate would say of ``request`` now, and the quote it used; nothing is kept."""
         if quote is None:
             quote = await self._quote(request.symbol)
+        now = self.clock()
         with self.storage.session() as session:
-            account = session.get(TradingAccountRow, self.account)
-            assert account is not None
-            rejection = self._check(session, account, request, quote, self.clock())
-            session.rollback()  # the check may have noted the day's starting equity: a preview keeps nothing
+            book = _Book(self, session, lock=False)
+            view = _RiskView(book, [request], now)
+            rejection = self.gate.check(request, view.context(request, quote, now), view.limits(request))
         return rejection, quote
 
     async def submit_many(self, requests: Sequence[OrderRequest], *, actor: str) -> tuple[list[Order], bool]:
@@ -489,101 +776,111 @@ class OrderManager:
             raise NtConflict(f"client order ids {', '.join(used[:5])} are already used and the others are not: a "
                              "basket is stored whole; use new client order ids for all of it",
                              details={"used": used})
-        if not self.reconciled:
-            detail = self.last_reconcile.error if self.last_reconcile is not None else "it has not run yet"
-            raise NtUnavailable(f"trading is refused until reconciliation with broker {self.broker.name!r} "
-                                f"succeeds ({detail}); run the reconciliation again")
+        self._refuse_unreconciled()
         quotes = {s: await self._quote(s) for s in dict.fromkeys(r.symbol for r in requests)}
+        basket = [_Pending(request=r, fingerprint=fp, actor=actor, quote=quotes[r.symbol])
+                  for r, fp in zip(requests, prints, strict=True)]
         try:
-            orders, admitted = self._admit_many(requests, prints, actor=actor, quotes=quotes)
+            decided = self._admit_batch(basket, basket=True)
         except IntegrityError:
             again = [self._stored(coid, fp) for coid, fp in zip(ids, prints, strict=True)]
             if any(o is None for o in again):
                 raise
             return [o for o in again if o is not None], self._basket_admitted(ids)
-        if not admitted:
+        orders = [order for order, _ in decided]
+        if any(rejection is not None for _, rejection in decided):
             return orders, False
-        return [await self._send(order, actor=actor) for order in orders], True
+        sent = await self._send_batch(list(zip(basket, orders, strict=True)))
+        for outcome in sent:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [o for o in sent if isinstance(o, Order)], True
 
     def _basket_admitted(self, ids: Sequence[str]) -> bool:
         """Whether a stored basket passed the gate (a broker's later refusal does not undo that)."""
         gate = {code.value for code in RejectCode} | {"basket"}
         return not any(self.reason_code(coid) in gate for coid in ids)
 
-    def _admit_many(self, requests: Sequence[OrderRequest], prints: Sequence[dict[str, Any]], *, actor: str,
-                    quotes: dict[str, PriceRef | None]) -> tuple[list[Order], bool]:
-        now = self.clock()
-        with self.storage.session(write=True) as session:
-            account = self._lock_account(session)
-            rows: list[OrderRow] = []
-            rejections: list[RiskRejection | None] = []
-            extra = D(0)
-            for request, fingerprint in zip(requests, prints, strict=True):
-                quote = quotes[request.symbol]
-                rejection = self._check(session, account, request, quote, now, extra_gross=extra)
-                price = order_price(request, quote.for_side(request.side) if quote is not None else None)
-                extra += request.qty * price if price is not None else D(0)
-                row = self._new_row(request, fingerprint, actor=actor, rejection=None, replaces=None, now=now)
-                session.add(row)
-                session.flush()  # later orders of the basket see this one as open
-                rows.append(row)
-                rejections.append(rejection)
-            first = next(((r, x) for r, x in zip(rows, rejections, strict=True) if x is not None), None)
-            if first is not None:
-                culprit, why = first
-                for row, rejection in zip(rows, rejections, strict=True):
-                    row.status = OrderStatus.REJECTED.value
-                    if rejection is not None:
-                        row.reason_code, row.reason = rejection.code.value, rejection.message[:500]
-                    else:
-                        row.reason_code = "basket"
-                        row.reason = (f"not sent: order {culprit.client_order_id} of the basket was rejected "
-                                      f"({why.code.value})")[:500]
-                    session.add(row)
-                session.flush()
-            for row, request, fingerprint in zip(rows, requests, prints, strict=True):
-                self.audit.append(session, actor=actor, action="order.submit", target=row.client_order_id,
-                                  payload={**fingerprint, "basket": [r.client_order_id for r in rows]},
-                                  result={**_state(row), "arrival": self._arrival(request, quotes[request.symbol])},
-                                  at=now)
-            return [_order_of(r) for r in rows], first is None
+    # -- sending -------------------------------------------------------------------------------------
+    async def _send_batch(self, sent: Sequence[tuple[_Pending, Order]]) -> list[Order | BaseException]:
+        """Send admitted orders (together, where the broker takes several at once) and record the
+        answers in one transaction; per order, what it now is or the error its caller gets."""
+        from opentelemetry import context as otel_context
 
-    async def _send(self, order: Order, *, actor: str) -> Order:
         from neural_trader.tracing import span
 
+        requests = [order.request for _, order in sent]
+        many = getattr(self.broker, "submit_many", None)
+        token = otel_context.attach(sent[0][0].trace) if sent[0][0].trace is not None else None
         try:
-            with span(f"broker {self.broker.name}.submit", client_order_id=order.client_order_id):
-                answer = await self.broker.submit(order.request)
-        except NtUnavailable as exc:
-            return self._mark(order.client_order_id, OrderStatus.UNKNOWN, actor=actor, action="order.unknown",
-                              reason=f"sent to {self.broker.name}, answer lost: {exc.message}")
-        except NtError as exc:
-            return self._mark(order.client_order_id, OrderStatus.REJECTED, actor=actor, action="order.reject",
-                              reason=f"{self.broker.name} refused it: {exc.message}", reason_code="broker")
+            with span(f"broker {self.broker.name}.submit", client_order_id=requests[0].client_order_id,
+                      orders=len(requests)):
+                if many is not None and len(requests) > 1:
+                    try:
+                        answers: list[BrokerOrder | BaseException] = list(await many(requests))
+                    except Exception as exc:
+                        answers = [exc] * len(requests)
+                else:
+                    answers = list(await asyncio.gather(*(self.broker.submit(r) for r in requests),
+                                                        return_exceptions=True))
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+        return self._record_each([(p.actor, order, answer) for (p, order), answer in zip(sent, answers, strict=True)])
+
+    def _record_each(self, sent: Sequence[tuple[str, Order, BrokerOrder | BaseException]]) -> list[Order | BaseException]:
+        """The broker's answers recorded in one transaction; if that fails, each on its own."""
+        try:
+            with self.storage.session(write=True) as session:
+                book = _Book(self, session)
+                book.load_orders(order.client_order_id for _, order, _ in sent)
+                book.check_fills(f.fill_id for _, _, a in sent if isinstance(a, BrokerOrder) for f in a.fills)
+                out = [self._answered(book, actor, order, answer) for actor, order, answer in sent]
+                book.write()
+            return out
         except Exception as exc:
-            # Whatever went wrong, the request may have left: unknown, resolved only by lookup.
-            self._mark(order.client_order_id, OrderStatus.UNKNOWN, actor=actor, action="order.unknown",
-                       reason=f"sending to {self.broker.name} failed: {type(exc).__name__}: {exc}")
-            raise
-        return self.record(answer, actor=f"broker:{self.broker.name}")
+            if len(sent) > 1:
+                return [outcome for one in sent for outcome in self._record_each([one])]
+            return [exc]
+
+    def _answered(self, book: _Book, actor: str, order: Order, answer: BrokerOrder | BaseException) -> Order | BaseException:
+        coid, name = order.client_order_id, self.broker.name
+        if isinstance(answer, BrokerOrder):
+            return self._sync(book, book.order(coid), answer, actor=f"broker:{name}")[0]
+        if isinstance(answer, NtUnavailable):
+            return self._mark_in(book, coid, OrderStatus.UNKNOWN, actor=actor, action="order.unknown",
+                                 reason=f"sent to {name}, answer lost: {answer.message}")
+        if isinstance(answer, NtError):
+            return self._mark_in(book, coid, OrderStatus.REJECTED, actor=actor, action="order.reject",
+                                 reason=f"{name} refused it: {answer.message}", reason_code="broker")
+        # Whatever went wrong, the request may have left: unknown, resolved only by lookup.
+        self._mark_in(book, coid, OrderStatus.UNKNOWN, actor=actor, action="order.unknown",
+                      reason=f"sending to {name} failed: {type(answer).__name__}: {answer}")
+        return answer
 
     def _mark(self, client_order_id: str, status: OrderStatus, *, actor: str, action: str, reason: str,
               reason_code: str | None = None) -> Order:
-        now = self.clock()
         with self.storage.session(write=True) as session:
-            self._lock_account(session)
-            row = self._lock_order(session, client_order_id)
-            current = _order_of(row)
-            if current.status is status:
-                return current
-            updated = current.transition(status, at=now, reason=reason)
-            _store(row, updated)
-            if reason_code is not None:
-                row.reason_code = reason_code
-            session.add(row)
-            self.audit.append(session, actor=actor, action=action, target=client_order_id,
-                              payload={"from": current.status.value}, result=_state(row), at=now)
-            return updated
+            book = _Book(self, session)
+            order = self._mark_in(book, client_order_id, status, actor=actor, action=action, reason=reason,
+                                  reason_code=reason_code)
+            book.write()
+        return order
+
+    def _mark_in(self, book: _Book, client_order_id: str, status: OrderStatus, *, actor: str, action: str,
+                 reason: str, reason_code: str | None = None) -> Order:
+        now = self.clock()
+        row = book.order(client_order_id)
+        current = _order_of(row)
+        if current.status is status:
+            return current
+        updated = current.transition(status, at=now, reason=reason)
+        _store(row, updated)
+        if reason_code is not None:
+            row.reason_code = reason_code
+        book.audit(actor=actor, action=action, target=client_order_id, payload={"from": current.status.value},
+                   result=_state(row), at=now)
+        return updated
 
     # -- broker answers and fills --------------------------------------------------------------------
     def record(self, answer: BrokerOrder, *, actor: str) -> Order:
@@ -591,12 +888,12 @@ class OrderManager:
         applied once), and its status. A stale report that would move the order backwards changes
         nothing; one transaction."""
         with self.storage.session(write=True) as session:
-            self._lock_account(session)
-            row = self._lock_order(session, answer.client_order_id)
-            order, _notes = self._sync(session, row, answer, actor=actor)
-            return order
+            book = _Book(self, session)
+            order, _notes = self._sync(book, book.order(answer.client_order_id), answer, actor=actor)
+            book.write()
+        return order
 
-    def _sync(self, session: Session, row: OrderRow, answer: BrokerOrder, *, actor: str) -> tuple[Order, list[str]]:
+    def _sync(self, book: _Book, row: SimpleNamespace, answer: BrokerOrder, *, actor: str) -> tuple[Order, list[str]]:
         now = self.clock()
         notes: list[str] = []
         order = _order_of(row)
@@ -604,7 +901,7 @@ class OrderManager:
         if answer.broker_order_id and order.broker_order_id != answer.broker_order_id:
             order = attrs.evolve(order, broker_order_id=answer.broker_order_id, updated_at=now)
         for fill in answer.fills:
-            if (applied := self._apply_fill(session, row, order, fill, actor=actor)) is not None:
+            if (applied := self._apply_fill(book, order, fill, actor=actor)) is not None:
                 order = applied
                 notes.append(f"fill {fill.fill_id} applied")
         missing = answer.filled_qty - order.filled_qty
@@ -616,7 +913,7 @@ class OrderManager:
             fill = Fill(fill_id=f"{answer.broker_order_id}:filled:{format(answer.filled_qty.normalize(), 'f')}",
                         client_order_id=order.client_order_id, symbol=order.request.symbol,
                         side=order.request.side, qty=missing, price=price, time=now)
-            if (applied := self._apply_fill(session, row, order, fill, actor=actor)) is not None:
+            if (applied := self._apply_fill(book, order, fill, actor=actor)) is not None:
                 order = applied
                 notes.append(f"{missing} filled at {price} (from the broker's totals)")
         target = answer.status
@@ -631,51 +928,41 @@ class OrderManager:
                 log.info("order %s: ignored a stale %s report (it is %s)", order.client_order_id, target.value,
                          order.status.value)
         _store(row, order)
-        session.add(row)
         if _state(row) != before:
-            self.audit.append(session, actor=actor, action="order.update", target=row.client_order_id,
-                              payload={"broker": answer.status.value, "from": before}, result=_state(row), at=now)
+            book.audit(actor=actor, action="order.update", target=row.client_order_id,
+                       payload={"broker": answer.status.value, "from": before}, result=_state(row), at=now)
         return order, notes
 
     def apply_fill(self, fill: Fill, *, actor: str) -> bool:
         """Apply one fill a broker pushed (order, position and cash in one transaction); False when
         it was applied before."""
         with self.storage.session(write=True) as session:
-            self._lock_account(session)
-            row = self._lock_order(session, fill.client_order_id)
-            applied = self._apply_fill(session, row, _order_of(row), fill, actor=actor)
+            book = _Book(self, session)
+            row = book.order(fill.client_order_id)
+            applied = self._apply_fill(book, _order_of(row), fill, actor=actor)
             if applied is not None:
                 _store(row, applied)
-                session.add(row)
-            return applied is not None
+            book.write()
+        return applied is not None
 
-    def _apply_fill(self, session: Session, row: OrderRow, order: Order, fill: Fill, *, actor: str) -> Order | None:
-        seen = session.exec(select(FillRow.id).where(FillRow.broker == self.broker.name,
-                                                     FillRow.fill_id == fill.fill_id)).first()
-        if seen is not None:
+    def _apply_fill(self, book: _Book, order: Order, fill: Fill, *, actor: str) -> Order | None:
+        if book.applied(fill.fill_id):
             return None
         updated = order.with_fill(fill)
-        session.add(FillRow(broker=self.broker.name, fill_id=fill.fill_id, client_order_id=fill.client_order_id,
-                            account=self.account, symbol=fill.symbol, side=fill.side.value, qty=fill.qty,
-                            price=fill.price, commission=fill.commission, time=fill.time))
-        prow = session.get(PositionRow, (self.account, fill.symbol))
-        if prow is None:
-            prow = PositionRow(account=self.account, symbol=fill.symbol, qty=D(0), avg_price=D(0),
-                               realized_pnl=D(0))
+        book.add_fill({"broker": self.broker.name, "fill_id": fill.fill_id, "client_order_id": fill.client_order_id,
+                       "account": self.account, "symbol": fill.symbol, "side": fill.side.value, "qty": fill.qty,
+                       "price": fill.price, "commission": fill.commission, "time": fill.time})
+        prow = book.position(fill.symbol)
         position = Position(symbol=fill.symbol, qty=prow.qty, avg_price=prow.avg_price,
                             realized_pnl=prow.realized_pnl).apply(fill)
         prow.qty, prow.avg_price, prow.realized_pnl = position.qty, position.avg_price, position.realized_pnl
         prow.last_price, prow.updated_at = fill.price, fill.time
-        session.add(prow)
-        account = session.get(TradingAccountRow, self.account)
-        assert account is not None
+        account = book.account
         account.cash = account.cash - fill.signed_qty * fill.price - fill.commission
         account.updated_at = self.clock()
-        session.add(account)
-        session.flush()
-        self.audit.append(session, actor=actor, action="order.fill", target=fill.client_order_id,
-                          payload=fill, result={"position": position, "cash": account.cash,
-                                                "status": updated.status.value}, at=self.clock())
+        book.audit(actor=actor, action="order.fill", target=fill.client_order_id, payload=fill,
+                   result={"position": position, "cash": account.cash, "status": updated.status.value},
+                   at=self.clock())
         return updated
 
     # -- cancel and replace --------------------------------------------------------------------------
@@ -829,9 +1116,9 @@ class OrderManager:
 
     def _repair(self, answer: BrokerOrder, *, actor: str) -> list[Discrepancy]:
         with self.storage.session(write=True) as session:
-            self._lock_account(session)
-            row = self._lock_order(session, answer.client_order_id)
-            _, notes = self._sync(session, row, answer, actor=actor)
+            book = _Book(self, session)
+            _, notes = self._sync(book, book.order(answer.client_order_id), answer, actor=actor)
+            book.write()
         return [Discrepancy(kind="order", target=answer.client_order_id, detail=n, repaired=True) for n in notes]
 
     def _adopt(self, answer: BrokerOrder, *, actor: str) -> Discrepancy:
@@ -840,21 +1127,13 @@ class OrderManager:
             return Discrepancy(kind="outside_order", target=coid, repaired=False,
                                detail="placed outside the system and the broker does not say what it is")
         now = self.clock()
-        request = answer.request
+        fingerprint = _fingerprint(answer.request, account=self.account, broker=self.broker.name)
         with self.storage.session(write=True) as session:
-            self._lock_account(session)
-            row = OrderRow(
-                client_order_id=coid, account=self.account, broker=self.broker.name, symbol=request.symbol,
-                side=request.side.value, qty=request.qty, type=request.type.value,
-                time_in_force=request.time_in_force.value, status=OrderStatus.NEW.value, filled_qty=D(0),
-                fingerprint=_fingerprint(request, account=self.account, broker=self.broker.name),
-                strategy=request.strategy, owner="outside", adopted=True, created_at=now, updated_at=now,
-                **{name: getattr(request, name) for name in _PRICE_FIELDS})
-            session.add(row)
-            session.flush()
-            self.audit.append(session, actor=actor, action="order.adopt", target=coid,
-                              payload=row.fingerprint, result=_state(row), at=now)
-            order, _ = self._sync(session, row, answer, actor=actor)
+            book = _Book(self, session)
+            row = book.add_order(self._new_order(answer.request, fingerprint, owner="outside", now=now, adopted=True))
+            book.audit(actor=actor, action="order.adopt", target=coid, payload=fingerprint, result=_state(row), at=now)
+            order, _ = self._sync(book, row, answer, actor=actor)
+            book.write()
         return Discrepancy(kind="outside_order", target=coid, repaired=True,
                            detail=f"placed outside the system; adopted ({order.status.value}, "
                                   f"{order.filled_qty} filled)")
