@@ -9,6 +9,7 @@ multi-head attention via MatMul/Softmax, LayerNormalization, dilated Conv). The 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,10 @@ __all__ = ["OPSET", "load_state", "onnx_bytes", "scaled_module", "write"]
 
 OPSET = 17
 INSTALL_HINT = "pip install 'neural-trader[neural]'"
+
+#: torch's ONNX exporter keeps process-global state (``GLOBALS.in_onnx_export``, the tracer's), so two
+#: exports at once in one process (two training jobs, a job and neural.export) trip its assertion.
+_EXPORT_LOCK = threading.Lock()
 
 
 def _torch() -> Any:
@@ -64,7 +69,8 @@ def onnx_bytes(module: Any, lookback: int, n_features: int) -> bytes:
     buf = io.BytesIO()
     # Traced with gradients on: under no_grad the Transformer encoder takes its fused fast path
     # (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
-    with warnings.catch_warnings():
+    # catch_warnings is process-global too: inside the lock it is restored in the order it was set.
+    with _EXPORT_LOCK, warnings.catch_warnings():
         # The tracer warns about the shape checks in forward (constant for a fixed lookback) and about
         # batch_first RNNs; both are expected and say nothing about this graph.
         warnings.simplefilter("ignore")
