@@ -49,7 +49,7 @@ def test_two_exports_at_once_both_succeed(tmp_path: Path) -> None:
             for i in range(rounds):
                 start.wait(timeout=60)
                 export.write(tmp_path / f"{name}-{i}", M.ARCHITECTURES[name], config, state)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
             start.abort()  # the other thread stops waiting for this one
 

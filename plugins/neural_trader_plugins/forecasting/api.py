@@ -30,6 +30,37 @@ def _finite(v: Any) -> float | None:
     return None if v is None or not math.isfinite(float(v)) else float(v)
 
 
+def require_finite(result: Any, model: str, field: str = "") -> Any:
+    """``result`` itself when every float in it is finite, else an :class:`NtUserError` naming the field.
+
+    The bars are checked finite on the way in, so a NaN or an infinity here comes from the model
+    (broken weights, a forecast return too large for a price) and never reaches a frontend."""
+    bad = _non_finite(result, field)
+    if bad is not None:
+        field, value = bad
+        raise NtUserError(f"model {model} gives {value} for {field}, which is not a number; retrain it (a lower "
+                          "learning_rate, a smaller hidden_size) or forecast from other bars")
+    return result
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if attrs.has(type(value)):
+        items: Any = ((f.name, getattr(value, f.name)) for f in attrs.fields(type(value)))
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, v in items:
+        found = _non_finite(v, f"{path}{key}" if not path or str(key).startswith("[") else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
 def _architectures(ctx: Context) -> Any:
     return ctx.host.registry("forecasters")
 
@@ -205,6 +236,10 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
 
     def run() -> tuple[Any, ...]:
         d = features.prepare(close, high, low, volume, lookback=params.lookback, horizon=params.horizon)
+        if not conformal.bounded(len(d.val), params.alpha):
+            raise NtUserError(f"alpha {params.alpha:g} is too small for the {len(d.val)} validation windows: the "
+                              "split-conformal intervals would be unbounded (alpha must be at least 1/(n+1) = "
+                              f"1/{len(d.val) + 1}); raise alpha or widen start/end")
         check_training_work(ctx, lookback=params.lookback, epochs=params.epochs, use_gpu=params.use_gpu, hp=given,
                             n_windows=len(d.train))
         set_torch_threads(ctx)
@@ -223,6 +258,14 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
                 directory.rmdir()
             raise
         pred_val, pred_test = T.predict(r.model, d.val.x, d), T.predict(r.model, d.test.x, d)
+        with np.errstate(over="ignore"):
+            finite = bool(np.isfinite(np.exp(pred_val)).all() and np.isfinite(np.exp(pred_test)).all())
+        if not finite:  # e.g. a large learning_rate: the losses stayed finite, the forecasts did not
+            checkpoint.unlink(missing_ok=True)  # a model that cannot forecast: nothing of it is kept
+            if not any(directory.iterdir()):
+                directory.rmdir()
+            raise NtUserError("training gave a model whose forecasts are not finite prices (NaN, or returns too "
+                              "large) on the validation or test windows; lower learning_rate, hidden_size or layers")
         cal = conformal.calibrate(d.val.y, pred_val, alpha=params.alpha)
         cover = conformal.coverage(d.test.y, conformal.intervals(pred_test, cal))
         ev = comparison.compare(close, d.test.ends, d.test.y, pred_test, lookback=params.lookback,
@@ -232,7 +275,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
         return model_id, d, r, cover, ev
 
     model_id, d, r, cover, ev = await anyio.to_thread.run_sync(run)
-    return TrainResult(
+    result = TrainResult(
         model_id=model_id, architecture=spec.name, symbol=bars.symbol, hyperparameters=r.hyperparameters,
         test=scores_of(ev), best=ev.best, beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
         coverage_nominal=1 - params.alpha, coverage_test=float(cover.overall), epochs_run=r.epochs_run,
@@ -241,6 +284,7 @@ async def train(params: TrainParams, ctx: Context) -> TrainResult:
         history=[EpochView(epoch=e.epoch, train_loss=_finite(e.train_loss), val_loss=_finite(e.val_loss))
                  for e in r.history],
         first_bar=data.first, last_bar=data.last, provider=data.provider, synthetic=data.synthetic)
+    return require_finite(result, model_id)
 
 
 #: The best state so far, in the version's folder while it trains (kept if training is cancelled).
@@ -456,6 +500,12 @@ async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
     from neural_trader_plugins.forecasting import inference, registry
 
     ref = registry.resolve(ctx.host, params.model_id, params.symbol)
+    conf = ref.config["conformal"]
+    q = np.asarray(conf["q"], dtype=np.float64)
+    if not np.isfinite(q).all():  # stored before neural.train refused such an alpha
+        raise NtUserError(f"model {ref.model_id} has unbounded intervals: its alpha {float(conf['alpha']):g} is below "
+                          f"1/(n+1) = 1/{int(conf['n']) + 1} for its {int(conf['n'])} validation windows; "
+                          "retrain it with a larger alpha (or on more bars)")
     end = params.end or dt.datetime.now(dt.UTC)
     data, bars, what = await model_bars(ctx, ref, params.symbol, params.provider, None, end)
     close, high, low, volume = bar_columns(bars)
@@ -469,10 +519,12 @@ async def forecast(params: ForecastParams, ctx: Context) -> ForecastResult:
     # One window is well under a millisecond of work (features of the history, one ONNX run): a worker
     # thread's hand-off would cost more; long histories still go to a thread.
     y, engine = run() if close.shape[0] <= INLINE_BARS else await anyio.to_thread.run_sync(run)
-    q = np.asarray(ref.config["conformal"]["q"], dtype=np.float64)
     last = float(close[-1])
-    steps = [StepForecast(step=h + 1, price=last * math.exp(y[h]), lower=last * math.exp(y[h] - q[h]),
-                          upper=last * math.exp(y[h] + q[h])) for h in range(len(y))]
+    with np.errstate(over="ignore"):  # an overflow is an infinity, refused below with the field it is in
+        price, lower, upper = (last * np.exp(v) for v in (y, y - q, y + q))
+    steps = [StepForecast(step=h + 1, price=float(price[h]), lower=float(lower[h]), upper=float(upper[h]))
+             for h in range(len(y))]
+    require_finite(steps, ref.model_id, "steps")
     chart = None
     if params.chart:
         png = await anyio.to_thread.run_sync(lambda: _forecast_png(what, close[-120:], steps))

@@ -21,7 +21,8 @@ import numpy as np
 from neural_trader.errors import NtUserError
 from neural_trader_plugins.forecasting.evaluation import forecast_matrix
 
-__all__ = ["Calibration", "Coverage", "Intervals", "calibrate", "conformal_quantile", "coverage", "intervals"]
+__all__ = ["Calibration", "Coverage", "Intervals", "bounded", "calibrate", "conformal_quantile", "coverage",
+           "intervals"]
 
 
 def _alpha(alpha: object) -> float:
@@ -35,12 +36,21 @@ def conformal_quantile(scores: np.ndarray, alpha: float) -> np.ndarray:
     """Per column of ``scores`` (``(n,)`` or ``(n, horizon)``): the ``ceil((n+1)(1-alpha))``-th
     smallest score, ``inf`` when that rank exceeds ``n``."""
     s = forecast_matrix("scores", scores)
-    a = _alpha(alpha)
     n = s.shape[0]
-    k = math.ceil((n + 1) * (1.0 - a) - 1e-12)  # the tolerance keeps e.g. (19+1)*0.95 = 19 from rounding up
+    k = _rank(n, _alpha(alpha))
     if k > n:
         return np.full(s.shape[1], np.inf)
     return np.sort(s, axis=0)[k - 1]
+
+
+def _rank(n: int, alpha: float) -> int:
+    return math.ceil((n + 1) * (1.0 - alpha) - 1e-12)  # the tolerance keeps e.g. (19+1)*0.95 = 19 from rounding up
+
+
+def bounded(n: int, alpha: float) -> bool:
+    """Whether ``n`` residuals give finite intervals at ``alpha``: ``ceil((n+1)(1-alpha)) <= n``, i.e.
+    ``alpha >= 1 / (n + 1)``."""
+    return _rank(int(n), _alpha(alpha)) <= int(n)
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -24,6 +24,7 @@ from neural_trader_plugins.forecasting.api import (
     ForecasterScore,
     bar_columns,
     model_bars,
+    require_finite,
     scores_of,
 )
 
@@ -94,11 +95,12 @@ async def evaluate(params: EvaluateParams, ctx: Context) -> EvaluateResult:
         return ev, cover, len(w), pred.engine
 
     ev, cover, n, engine = await anyio.to_thread.run_sync(run)
-    return EvaluateResult(model_id=ref.model_id, symbol=what, scores=scores_of(ev), best=ev.best,
-                          beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
-                          coverage_nominal=1 - float(ref.config["conformal"]["alpha"]),
-                          coverage=float(cover.overall), windows=n, in_sample=_in_sample(ref, what, data),
-                          engine=engine, first_bar=data.first, last_bar=data.last, synthetic=data.synthetic)
+    result = EvaluateResult(model_id=ref.model_id, symbol=what, scores=scores_of(ev), best=ev.best,
+                            beats_naive=bool(ev["model"].rmse < ev["naive"].rmse),
+                            coverage_nominal=1 - float(ref.config["conformal"]["alpha"]),
+                            coverage=float(cover.overall), windows=n, in_sample=_in_sample(ref, what, data),
+                            engine=engine, first_bar=data.first, last_bar=data.last, synthetic=data.synthetic)
+    return require_finite(result, ref.model_id)
 
 
 def _in_sample(ref: Any, symbol: str, data: Any) -> bool:

@@ -100,7 +100,13 @@ class Predictor:
     run: Callable[[np.ndarray], np.ndarray] = attrs.field(repr=False)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.run(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float64)
+        y = np.asarray(self.run(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float64)
+        if not np.isfinite(y).all():  # the windows are finite (features are checked): the weights are not sane
+            bad = int((~np.isfinite(y)).any(axis=-1).sum()) if y.ndim else 1
+            raise NtUserError(f"the model forecasts NaN or inf for {bad} of {len(y) if y.ndim else 1} windows (its "
+                              "weights are broken, e.g. by a diverged training); retrain it with a lower "
+                              "learning_rate")
+        return y
 
 
 def _onnx(path: Path, config: Mapping[str, Any], sha256: str | None) -> Predictor:
