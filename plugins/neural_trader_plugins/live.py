@@ -7,7 +7,13 @@ API and does its work in the engine's order, so a replay of historical bars give
 orders and fills (tests/orders/test_live_parity.py). ``mode="replay"`` runs on the bars the data
 provider has, on a paper account of its own, as fast as they come (the examples: synthetic bars on
 an empty data directory, the same answer every time); ``mode="live"`` polls for new bars and trades
-the host's account at the configured broker until it is stopped.
+the caller's account at the configured broker until it is stopped.
+
+A run is its starter's (:class:`~neural_trader.services.live_runner.LiveRuns`): a network caller
+without the ``admin`` scope lists and stops only the runs it started, and another's run id is not
+found; the operator (CLI, in-process) and ``admin`` callers see every run. A start that is refused
+(an account the caller may not trade, live trading off, no bars, settings a run cannot simulate)
+answers the error and leaves no run behind.
 """
 
 from __future__ import annotations
@@ -43,12 +49,13 @@ class RunParams:
         default=None, description="sizing, costs and exits as in a backtest (a replay's paper broker charges "
                                   "the same commission and slippage)")
     mode: Literal["live", "replay"] = param(
-        description="explicit, since live trades: live: poll for new bars and trade the host's account; replay: the bars "
+        description="explicit, since live trades: live: poll for new bars and trade the caller's account; replay: the bars "
                                     "between start and end, at once, on a paper account of the run's own")
     broker: str | None = param(default=None, max_len=100,
                                description="live mode: the broker (default: NT_BROKER, else paper)")
     account: str | None = param(default=None, max_len=100, description="live mode: the account (default: the "
-                                                                        "configured one)")
+                                                                        "caller's own; only the operator and an "
+                                                                        "admin may name another)")
     timeframe: Timeframe = param(default=Timeframe.DAY_1, description="bar length")
     provider: str | None = param(default=None, max_len=100,
                                  description="the data provider (default: the fallback chain)")
@@ -83,6 +90,8 @@ class RunStatus:
     cash: float = param(description="the run's cash: what it started with plus its fills", unit="money")
     equity: float = param(description="cash plus the position at the last close", unit="money")
     pnl: float = param(description="equity less the cash it started with", unit="money")
+    owner: str | None = param(default=None, description="who started it, as its orders' owner (an identity, or "
+                                                        "identity:key id); none: the operator")
     last_bar: dt.datetime | None = None
     last_error: str | None = None
     error: str | None = param(default=None, description="why it failed")
@@ -109,7 +118,7 @@ def _status(run: LiveRun) -> RunStatus:
     return RunStatus(run_id=run.run_id, strategy=run.spec.strategy, symbol=run.spec.symbol, mode=run.spec.mode,
                      broker=run.broker, account=run.account, state=run.state, bars=s.bars, orders=s.orders,
                      rejected=s.rejected, fills=s.fills, position=s.position, cash=s.cash, equity=s.equity,
-                     pnl=s.pnl, last_bar=s.last_bar, last_error=s.last_error, error=run.error)
+                     pnl=s.pnl, owner=run.owner, last_bar=s.last_bar, last_error=s.last_error, error=run.error)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -134,7 +143,7 @@ def run_status(params: StatusParams, ctx: Context) -> RunList:
     runs = LiveRuns.for_host(ctx.host)
     if params.run_id is not None:
         return RunList(runs=[_status(runs.get(params.run_id))])
-    return RunList(runs=[_status(r) for r in runs.runs.values()])
+    return RunList(runs=[_status(r) for r in runs.visible()])
 
 
 async def stop_runs(params: StopParams, ctx: Context) -> RunList:
@@ -142,7 +151,7 @@ async def stop_runs(params: StopParams, ctx: Context) -> RunList:
         raise NtUserError("give run_id, or all: true", details={"path": "$.run_id"})
     runs = LiveRuns.for_host(ctx.host)
     chosen = [params.run_id] if params.run_id is not None else [
-        r.run_id for r in runs.runs.values() if r.state == "running"]
+        r.run_id for r in runs.visible() if r.state == "running"]
     return RunList(runs=[_status(await runs.stop(run_id)) for run_id in chosen])
 
 
@@ -174,11 +183,14 @@ def nt_register_operations(register: Callable[[Any], None]) -> None:
                             "confirm": True})))
     register(Operation(
         name="strategy.status", summary="Live runs: bars processed, orders, fills, P&L and the last error.",
+        description="A caller without the admin scope sees only the runs it started; the operator and admins "
+                    "see every run.",
         params=StatusParams, result=RunList, handler=run_status, scope=Scope.READ,
         examples=_examples({})))
     register(Operation(
         name="strategy.stop", summary="Stop a live run (or all) after the bar it is on.",
-        description="Orders it left working stay at the broker (orders.cancel_all cancels them).",
+        description="Orders it left working stay at the broker (orders.cancel_all cancels them). A caller "
+                    "without the admin scope stops only the runs it started (another's run id is not found).",
         params=StopParams, result=RunList, handler=stop_runs, scope=trade, read_only=False, idempotent=True,
         examples=_examples({"all": True})))
 

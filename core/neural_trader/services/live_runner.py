@@ -59,6 +59,8 @@ from neural_trader.domain.market import Bar, Bars, from_ns
 from neural_trader.domain.orders import Fill, OrderRequest, OrderSide, OrderStatus, to_decimal
 from neural_trader.errors import NtError, NtUserError
 from neural_trader.native.simulate import ExitReason
+from neural_trader.ops import Identity, Scope
+from neural_trader.services.identity import current_caller, owner_matches
 from neural_trader.services.orders import OrderManager, PriceRef
 
 __all__ = [
@@ -878,12 +880,19 @@ class RunSpec:
     end: str | None = None
     max_bars: int | None = None
     name: str = ""
+    #: The identity whose run it is (:meth:`LiveRuns.start` sets the name of a bound caller without the
+    #: ``admin`` scope); ``None``: the operator's and the admins'. Part of the id: two traders starting
+    #: the same settings start two runs.
+    owner: str | None = None
 
     @property
     def run_id(self) -> str:
         import hashlib
 
-        text = json.dumps(attrs.asdict(self), sort_keys=True, default=str)
+        fields = attrs.asdict(self)
+        if fields["owner"] is None:
+            del fields["owner"]  # the operator's runs keep the ids they had before runs had owners
+        text = json.dumps(fields, sort_keys=True, default=str)
         return "lr-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -896,14 +905,21 @@ class LiveRun:
     error: str | None = None
     broker: str = ""
     account: str = ""
+    #: Who started it, as an order records its owner (``name`` or ``name:<key id>``); ``None``: the operator.
+    owner: str | None = None
     started_at: dt.datetime | None = None
     stop_event: asyncio.Event | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    task: Any = None  # the asyncio task (held here: the loop keeps only a weak reference)
     done: Any = None  # a concurrent.futures.Future, set when the task ends
 
     @property
     def stats(self) -> LiveStats:
         return self.runner.published if self.runner is not None else LiveStats()
+
+
+def _owner_of(caller: Identity) -> str:
+    return f"{caller.name}:{caller.key_id}" if caller.key_id else caller.name
 
 
 class LiveRuns:
@@ -914,16 +930,26 @@ class LiveRuns:
     again with the same spec replays from its first bar and continues where it stopped. A ``replay``
     run trades a paper account of its own (broker ``paper-<id>``, account ``<id>``) on bars the
     data provider has, as fast as they come, filled on bars like the backtest; a ``live`` run trades
-    the host's account at the configured broker and polls for new bars every ``poll_interval``.
+    the caller's account at the configured broker and polls for new bars every ``poll_interval``.
+
+    Whose runs: a run belongs to the caller that first started it, and its orders are that
+    caller's (their owner). A bound caller without the ``admin`` scope sees and stops only its own runs;
+    another's run is not there (:meth:`get` answers not found). The operator (no bound caller) and
+    ``admin`` callers see every run. A start that fails before the run's task exists (the account
+    refused, live trading off, no bars, settings the runner cannot simulate) raises and leaves no
+    run behind.
     """
 
     _of: Any = None
 
     def __init__(self, host: Any) -> None:
+        import threading
         import weakref
 
         self._host = weakref.ref(host)
         self.runs: dict[str, LiveRun] = {}
+        # Between a start that is given up (its caller went away) and the trading loop starting its task.
+        self._lock = threading.Lock()
 
     @classmethod
     def for_host(cls, host: Any) -> LiveRuns:
@@ -954,71 +980,133 @@ class LiveRuns:
     def folder(self) -> Path:
         return Path(self.host.settings.data_dir) / "live-runs"
 
+    # -- whose runs ------------------------------------------------------------------------------------
+    @staticmethod
+    def sees(run: LiveRun) -> bool:
+        """May the current caller see (and stop) ``run``? See the class docstring."""
+        caller = current_caller()
+        if caller is None or caller.allows(Scope.ADMIN):
+            return True
+        return run.owner is not None and owner_matches(run.owner, caller)
+
+    def visible(self) -> list[LiveRun]:
+        """The runs the current caller may see, in the order they were started."""
+        return [r for r in list(self.runs.values()) if self.sees(r)]
+
+    def get(self, run_id: str) -> LiveRun:
+        from neural_trader.errors import NtNotFound
+
+        run = self.runs.get(run_id)
+        if run is None or not self.sees(run):
+            raise NtNotFound(f"no live run {run_id!r} in this process; `strategy status` lists them")
+        return run
+
+    # -- starting and stopping -------------------------------------------------------------------------
     async def start(self, spec: RunSpec, *, wait: bool = False) -> LiveRun:
-        """Start ``spec`` (or return it when it runs already); ``wait``: until it ends."""
+        """Start ``spec`` (or return it when it runs already); ``wait``: until it ends.
+
+        The settings are completed first, so that the id tells apart runs that must not meet: a bound
+        caller without the ``admin`` scope starts a run of its own (``owner``: its name), and a live
+        run names the account it trades (``account``: the caller's, :meth:`Trading.account_for`, 403
+        for one it may not trade) unless that is the configured account (the operator's runs keep
+        their ids)."""
+        caller = current_caller()
+        if caller is not None and not caller.allows(Scope.ADMIN):
+            spec = attrs.evolve(spec, owner=caller.name)
+        if spec.mode == "live" and spec.account is None:
+            trading = self.host.services.trading
+            account = trading.account_for(None)
+            if account != trading.configured_account:
+                spec = attrs.evolve(spec, account=account)
         run_id = spec.run_id
         run = self.runs.get(run_id)
         if run is None or run.state != "running":
-            run = await self._launch(spec, run_id)
+            # A run resumed keeps the owner it had (its orders are that owner's).
+            owner = run.owner if run is not None else None if caller is None else _owner_of(caller)
+            run = await self._launch(spec, run_id, owner=owner)
         if wait:
             await asyncio.wrap_future(run.done)
         return run
 
-    async def _launch(self, spec: RunSpec, run_id: str) -> LiveRun:
+    async def _launch(self, spec: RunSpec, run_id: str, *, owner: str | None) -> LiveRun:
         import concurrent.futures
 
-        host = self.host
-        strategy = host.registry("strategies").get(spec.strategy)
+        strategy = self.host.registry("strategies").get(spec.strategy)
         params = strategy.make_params(spec.params)
         config = BacktestConfig(**spec.config)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / f"{run_id}.json").write_text(json.dumps(attrs.asdict(spec), sort_keys=True, default=str))
-        run = LiveRun(spec=spec, run_id=run_id, started_at=dt.datetime.now(dt.UTC))
+        run = LiveRun(spec=spec, run_id=run_id, owner=owner, started_at=dt.datetime.now(dt.UTC))
         run.done = concurrent.futures.Future()
-        self.runs[run_id] = run
+        before = self.runs.get(run_id)
+        self.runs[run_id] = run  # at once: a second start of the same spec meanwhile finds this one
+        try:
+            await self._spawn(run, strategy, params, config)
+        except BaseException as exc:
+            with self._lock:
+                spawned = run.task is not None
+                if not spawned and self.runs.get(run_id) is run:
+                    if before is None:
+                        del self.runs[run_id]
+                    else:
+                        self.runs[run_id] = before
+            if spawned:
+                raise  # only the caller going away comes after the task exists: the run goes on
+            # Refused: no run is left "running" (a waiter on this one learns why it failed).
+            run.state, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            run.done.set_result(run.state)
+            raise
+        return run
+
+    async def _spawn(self, run: LiveRun, strategy: Any, params: Any, config: BacktestConfig) -> None:
+        """Build the run's runner and start its task on the trading loop; raise if it cannot start."""
+        spec, run_id, host = run.spec, run.run_id, self.host
         trading = host.services.trading
+        self.folder.mkdir(parents=True, exist_ok=True)
         checkpoint = FileCheckpoint(self.folder / f"{run_id}.checkpoint.json")
+        source = await self._source(spec)
 
-        async def body(manager: OrderManager, source: BarSource, prices: BarPrices | None) -> None:
-            run.loop = asyncio.get_running_loop()
-            run.stop_event = asyncio.Event()
-            try:
-                run.runner = LiveRunner(run_id=run_id, strategy=strategy, params=params, symbol=spec.symbol,
-                                        manager=manager, config=config, prices=prices, checkpoint=checkpoint)
-                await run.runner.run(source, poll_interval=spec.poll_interval, stop=run.stop_event,
-                                     max_bars=spec.max_bars)
-                run.state = "stopped" if run.stop_event.is_set() else "finished"
-            except asyncio.CancelledError:
-                run.state = "stopped"
-            except Exception as exc:  # a run's failure is its status, not the host's
-                log.exception("live run %s failed", run_id)
-                run.state, run.error = "failed", f"{type(exc).__name__}: {exc}"
-            finally:
-                run.done.set_result(run.state)
+        def begin(manager: OrderManager, prices: BarPrices | None) -> None:
+            runner = LiveRunner(run_id=run_id, strategy=strategy, params=params, symbol=spec.symbol, manager=manager,
+                                config=config, prices=prices, checkpoint=checkpoint, actor=run.owner)
+            with self._lock:
+                if self.runs.get(run_id) is not run:
+                    return  # its start was given up meanwhile
+                run.runner, run.loop, run.stop_event = runner, asyncio.get_running_loop(), asyncio.Event()
+                run.task = run.loop.create_task(self._body(run, source))
+            (self.folder / f"{run_id}.json").write_text(json.dumps(attrs.asdict(spec), sort_keys=True, default=str))
 
-        bars = await self._source(spec)
         if spec.mode == "replay":
             from neural_trader_plugins.brokers.paper import PaperBroker
 
-            prices = BarPrices()
             run.broker, run.account = f"paper-{run_id}", run_id
             cash = D(repr(config.init_cash))
 
-            def spawn_replay() -> None:
+            def begin_replay() -> None:
+                prices = BarPrices()
                 broker = PaperBroker(host.services.storage, name=run.broker, initial_cash=cash, **paper_costs(config))
                 manager = OrderManager(host.services.storage, broker, audit=host.services.audit, account=run.account,
                                        quotes=prices, initial_cash=cash)
-                asyncio.get_running_loop().create_task(body(manager, bars, prices))
+                begin(manager, prices)
 
-            await trading.run(spawn_replay)
+            await trading.run(begin_replay)
         else:
-            run.broker, run.account = spec.broker or trading.broker_name, spec.account or trading.account_name
+            # The caller's account unless it names one it may trade (Trading.account_for: 403 otherwise).
+            run.broker, run.account = spec.broker or trading.broker_name, trading.account_for(spec.account)
+            await trading.call(lambda manager: begin(manager, None), broker=run.broker, account=run.account)
 
-            def spawn_live(manager: OrderManager) -> None:
-                asyncio.get_running_loop().create_task(body(manager, bars, None))
-
-            await trading.call(spawn_live, broker=run.broker, account=run.account)
-        return run
+    @staticmethod
+    async def _body(run: LiveRun, source: BarSource) -> None:
+        assert run.runner is not None and run.stop_event is not None
+        try:
+            await run.runner.run(source, poll_interval=run.spec.poll_interval, stop=run.stop_event,
+                                 max_bars=run.spec.max_bars)
+            run.state = "stopped" if run.stop_event.is_set() else "finished"
+        except asyncio.CancelledError:
+            run.state = "stopped"
+        except Exception as exc:  # a run's failure is its status, not the host's
+            log.exception("live run %s failed", run.run_id)
+            run.state, run.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            run.done.set_result(run.state)
 
     async def _source(self, spec: RunSpec) -> BarSource:
         from neural_trader.domain.market import Timeframe
@@ -1033,14 +1121,6 @@ class LiveRuns:
             bars = await market.bars(spec.symbol, timeframe, start, end, provider=spec.provider)
             return ReplayBars(bars, max_bars=spec.max_bars)
         return MarketBars(market, spec.symbol, timeframe, start=start, provider=spec.provider)
-
-    def get(self, run_id: str) -> LiveRun:
-        from neural_trader.errors import NtNotFound
-
-        run = self.runs.get(run_id)
-        if run is None:
-            raise NtNotFound(f"no live run {run_id!r} in this process; `strategy status` lists them")
-        return run
 
     async def stop(self, run_id: str, *, timeout: float = 30.0) -> LiveRun:
         """Ask a run to stop after the bar it is on; wait for it (up to ``timeout`` seconds)."""
