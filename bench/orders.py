@@ -92,8 +92,10 @@ def _server(database_url: str | None) -> Iterator[str]:
         script = Path(tmp) / "orders_server.py"
         script.write_text(SERVER)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NT_")}
+        # The per-identity trade limit (60 a minute by default) would cap the load generator's one
+        # identity: this measures the order path, so it is off (NT_RATE_LIMIT_TRADE=0).
         env.update(NT_DATA_DIR=str(Path(tmp) / "data"), NT_CONFIG=str(Path(tmp) / "config.toml"),
-                   NT_MARKET_CHAIN="fixed")
+                   NT_MARKET_CHAIN="fixed", NT_RATE_LIMIT_TRADE="0")
         if database_url:
             env["NT_DATABASE_URL"] = database_url
         with socket.socket() as s:

@@ -106,8 +106,16 @@ def _decimal_text(value: decimal.Decimal) -> str:
 
 
 def _plain(value: Any) -> Any:
+    # The common exact types first (this runs for every field of every record).
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is decimal.Decimal:
+        return _decimal_text(value)
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: _plain(item) for key, item in value.items()}
     # bool before int (a bool is an int), enums before their base types (a StrEnum is a str).
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool):
         return value
     if isinstance(value, enum.Enum):
         return _plain(value.value)

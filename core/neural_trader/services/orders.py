@@ -571,11 +571,11 @@ class OrderManager:
 
     async def _submit(self, request: OrderRequest, *, actor: str, replaces: str | None) -> Order:
         fingerprint = _fingerprint(request, account=self.account, broker=self.broker.name)
-        # A stored order answers a retry at once; the decision between racing duplicates is the
-        # insert of the commit, never this read.
-        if (found := self._stored(request.client_order_id, fingerprint)) is not None:
-            return found
-        self._refuse_unreconciled()
+        if not self.reconciled:
+            # A stored order still answers a retry; a new one waits for reconciliation.
+            if (found := self._stored(request.client_order_id, fingerprint)) is not None:
+                return found
+            self._refuse_unreconciled()
         quote = await self._quote(request.symbol)
         from opentelemetry import context as otel_context
 
@@ -635,26 +635,33 @@ class OrderManager:
                 pending.settle(result)
 
     def _admit_each(self, batch: Sequence[_Pending]) -> list[tuple[Order, RiskRejection | None] | Order | BaseException]:
-        """The batch admitted in one transaction: per order, what the gate decided. If that fails (a
-        duplicate another caller stored meanwhile, a database error), each order on its own, so one
-        order's failure is its own; a duplicate gets the order stored under its id (never sent again)."""
+        """The batch admitted in one transaction: per order, what the gate decided, or for a client
+        order id stored before, the order stored under it (never sent again) or the conflict. If the
+        transaction fails (a duplicate another caller stored meanwhile, a database error), each order
+        on its own, so that one order's failure is its own."""
         try:
-            return list(self._admit_batch(batch))
+            decided = self._admit_batch(batch)
         except Exception as exc:
             if len(batch) > 1:
                 return [outcome for pending in batch for outcome in self._admit_each([pending])]
-            pending = batch[0]
             if isinstance(exc, IntegrityError):
-                try:
-                    with contextlib.ExitStack() as stack:
-                        if pending.caller is not None:
-                            stack.enter_context(bound_caller(pending.caller))
-                        found = self._stored(pending.request.client_order_id, pending.fingerprint)
-                except NtError as conflict:
-                    return [conflict]
-                if found is not None:
-                    return [found]
+                return [self._stored_for(batch[0], exc)]
             return [exc]
+        return [self._stored_for(p) if d is None else d for p, d in zip(batch, decided, strict=True)]
+
+    def _stored_for(self, pending: _Pending, error: BaseException | None = None) -> Order | BaseException:
+        """The order stored under ``pending``'s client order id, as its caller may see it (or the
+        conflict, or ``error`` when there is none after all)."""
+        try:
+            with contextlib.ExitStack() as stack:
+                if pending.caller is not None:
+                    stack.enter_context(bound_caller(pending.caller))
+                found = self._stored(pending.request.client_order_id, pending.fingerprint)
+        except NtError as conflict:
+            return conflict
+        if found is not None:
+            return found
+        return error or NtConflict(f"client order id {pending.request.client_order_id!r} was stored and is gone")
 
     def _stored(self, client_order_id: str, fingerprint: dict[str, Any]) -> Order | None:
         with self.storage.session() as session:
@@ -706,14 +713,23 @@ class OrderManager:
             return None
         return {"bid": quote.bid, "ask": quote.ask, "last": quote.last, "price": quote.for_side(request.side)}
 
-    def _admit_batch(self, batch: Sequence[_Pending], *, basket: bool = False) -> list[tuple[Order, RiskRejection | None]]:
+    def _admit_batch(self, batch: Sequence[_Pending], *,
+                     basket: bool = False) -> list[tuple[Order, RiskRejection | None] | None]:
         """Check ``batch`` against the risk gate, in order, and store it, in one transaction. Each
-        order is checked against the account and the orders before it (:class:`_RiskView`). In a
-        ``basket`` it is all or none: one rejection stores every order ``rejected`` (the others with
-        reason code ``basket``)."""
+        order is checked against the account and the orders before it (:class:`_RiskView`); ``None``
+        for one whose client order id is stored already (left as it is). In a ``basket`` it is all or
+        none: one rejection stores every order ``rejected`` (the others with reason code ``basket``)."""
         now = self.clock()
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
+            taken = set(book.conn.execute(sa.select(_ORDERS.c.client_order_id).where(
+                _ORDERS.c.client_order_id.in_([p.request.client_order_id for p in batch]))).scalars())
+            if taken and basket:
+                raise IntegrityError("a basket's client order id is stored already", None, ValueError())
+            stored = [p.request.client_order_id in taken for p in batch]
+            batch = [p for p in batch if p.request.client_order_id not in taken]
+            if not batch:
+                return [None] * len(stored)
             view = _RiskView(book, [p.request for p in batch], now)
             rejections: list[RiskRejection | None] = []
             for pending in batch:
@@ -741,7 +757,15 @@ class OrderManager:
                 book.audit(actor=pending.actor, action="order.submit", target=row.client_order_id, payload=payload,
                            result={**_state(row), "arrival": self._arrival(pending.request, pending.quote)}, at=now)
             book.write()
-        return [(_order_of(row), rejection) for row, rejection in zip(rows, rejections, strict=True)]
+        out: list[tuple[Order, RiskRejection | None] | None] = []
+        decided = iter(zip(rows, rejections, strict=True))
+        for was_stored in stored:
+            if was_stored:
+                out.append(None)
+            else:
+                row, rejection = next(decided)
+                out.append((_order_of(row), rejection))
+        return out
 
     # -- previews and baskets ------------------------------------------------------------------------
     async def simulate(self, request: OrderRequest, *, quote: PriceRef | None = None) -> tuple[RiskRejection | None,
@@ -787,8 +811,9 @@ class OrderManager:
             if any(o is None for o in again):
                 raise
             return [o for o in again if o is not None], self._basket_admitted(ids)
-        orders = [order for order, _ in decided]
-        if any(rejection is not None for _, rejection in decided):
+        admitted = [d for d in decided if d is not None]  # none was stored: a stored one raises above
+        orders = [order for order, _ in admitted]
+        if any(rejection is not None for _, rejection in admitted):
             return orders, False
         sent = await self._send_batch(list(zip(basket, orders, strict=True)))
         for outcome in sent:

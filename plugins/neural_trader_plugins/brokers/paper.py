@@ -30,10 +30,12 @@ import copy
 import datetime as dt
 import decimal
 import hashlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -55,6 +57,8 @@ from neural_trader.services.tables import utcnow
 from neural_trader.services.tables_orders import PaperOrderRow
 
 __all__ = ["MarketTick", "PaperBroker"]
+
+_PAPER: sa.Table = PaperOrderRow.__table__
 
 D = decimal.Decimal
 _OPEN = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -136,33 +140,63 @@ class PaperBroker:
 
     # -- the Broker protocol ---------------------------------------------------------------------------
     async def submit(self, request: OrderRequest) -> BrokerOrder:
-        if request.is_bracket:
-            raise NtUserError("the paper broker does not simulate bracket orders yet; send the entry and its "
-                              "exits as separate orders")
+        (answer,) = await self.submit_many([request])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def submit_many(self, requests: Sequence[OrderRequest]) -> list[BrokerOrder | BaseException]:
+        """Several orders in one transaction (the order manager's group commit), each answered as
+        :meth:`submit` answers it, or with the error it raises. An order is accepted and evaluated
+        at the latest quote in the same transaction; the same client order id again is the order it
+        already is, never a second one."""
         now = self.clock()
-        broker_order_id = "paper-" + hashlib.sha256(f"{self.book}:{request.client_order_id}".encode()).hexdigest()[:20]
+        out: list[BrokerOrder | BaseException | None] = [None] * len(requests)
+        ticks: dict[str, MarketTick | None] = {}
+        for i, request in enumerate(requests):
+            if request.is_bracket:
+                out[i] = NtUserError("the paper broker does not simulate bracket orders yet; send the entry and "
+                                     "its exits as separate orders")
+            elif request.symbol not in ticks:
+                ref = None if self.quotes is None else await self.quotes(request.symbol)
+                ticks[request.symbol] = None if ref is None else MarketTick.from_quote(request.symbol, now, ref)
         try:
-            with self.storage.session() as session:
-                session.add(PaperOrderRow(
-                    broker=self.book, client_order_id=request.client_order_id, broker_order_id=broker_order_id,
-                    request=request.fingerprint(), status=OrderStatus.ACCEPTED.value, filled_qty=D(0),
-                    fills=[], created_at=now, updated_at=now))
+            with self.storage.session(write=True) as session:
+                connection = session.connection()
+                wanted = [r.client_order_id for r, o in zip(requests, out, strict=True) if o is None]
+                known: dict[str, Any] = {row.client_order_id: row for row in connection.execute(
+                    sa.select(_PAPER).where(_PAPER.c.broker == self.book, _PAPER.c.client_order_id.in_(wanted)))}
+                fresh: list[Any] = []
+                for i, request in enumerate(requests):
+                    if out[i] is not None:
+                        continue
+                    row = known.get(request.client_order_id)
+                    if row is None:
+                        row = known[request.client_order_id] = self._accepted(request, now)
+                        self._evaluate(row, ticks[request.symbol], now, immediate=True)
+                        fresh.append(row)
+                    out[i] = self._answer(row)
+                if fresh:
+                    connection.execute(sa.insert(_PAPER), [
+                        vars(row) for row in fresh])
         except IntegrityError:
-            # The same client order id again: the order it already is, never a second one.
-            found = await self.lookup(request.client_order_id)
+            # Another caller stored one of them meanwhile: one at a time, each finding its own.
+            if len(requests) > 1:
+                return [answer for request in requests for answer in await self.submit_many([request])]
+            found = await self.lookup(requests[0].client_order_id)
             if found is None:
                 raise
-            return found
-        tick = None
-        if self.quotes is not None:
-            ref = await self.quotes(request.symbol)
-            if ref is not None:
-                tick = MarketTick.from_quote(request.symbol, now, ref)
-        with self.storage.session(write=True) as session:
-            row = self._row(session, request.client_order_id)
-            self._evaluate(row, tick, now, immediate=True)
-            session.add(row)
-            return self._answer(row)
+            return [found]
+        return [answer for answer in out if answer is not None]
+
+    def _accepted(self, request: OrderRequest, now: dt.datetime) -> Any:
+        """A new ``paper_orders`` row (every column but the id), as the simulation reads and moves it."""
+        broker_order_id = "paper-" + hashlib.sha256(f"{self.book}:{request.client_order_id}".encode()).hexdigest()[:20]
+        return SimpleNamespace(broker=self.book, client_order_id=request.client_order_id,
+                               broker_order_id=broker_order_id, request=request.fingerprint(),
+                               status=OrderStatus.ACCEPTED.value, filled_qty=D(0), avg_fill_price=None,
+                               triggered=False, trail_anchor=None, fills=[], reason=None, created_at=now,
+                               updated_at=now)
 
     async def lookup(self, client_order_id: str) -> BrokerOrder | None:
         with self.storage.session() as session:
@@ -222,7 +256,7 @@ class PaperBroker:
         return changed
 
     # -- the simulation ----------------------------------------------------------------------------------
-    def _evaluate(self, row: PaperOrderRow, tick: MarketTick | None, now: dt.datetime, *, immediate: bool) -> None:
+    def _evaluate(self, row: Any, tick: MarketTick | None, now: dt.datetime, *, immediate: bool) -> None:
         request = _request(row.request)
         price = None if tick is None else self._fill_price(row, request, tick)
         if price is not None:
@@ -231,7 +265,7 @@ class PaperBroker:
             row.status, row.reason = OrderStatus.CANCELED.value, "ioc/fok: not fillable at once"
         row.updated_at = now
 
-    def _fill_price(self, row: PaperOrderRow, request: OrderRequest, tick: MarketTick) -> D | None:
+    def _fill_price(self, row: Any, request: OrderRequest, tick: MarketTick) -> D | None:
         side = request.side
         buy = side is OrderSide.BUY
         kind = request.type
@@ -282,7 +316,7 @@ class PaperBroker:
     def _limit_fill(self, price: D, side: OrderSide) -> D:
         return self._slipped(price, side) if self.slip_limits else self._rounded(price, side)
 
-    def _trailing(self, row: PaperOrderRow, request: OrderRequest, tick: MarketTick) -> D | None:
+    def _trailing(self, row: Any, request: OrderRequest, tick: MarketTick) -> D | None:
         buy = request.side is OrderSide.BUY
 
         def stop_of(anchor: D) -> D:
@@ -325,7 +359,7 @@ class PaperBroker:
         fee = self.commission_per_share * qty + price * qty * self.commission_bps / 10_000
         return max(fee, self.commission_min).quantize(D("0.01"), rounding=decimal.ROUND_HALF_EVEN)
 
-    def _fill(self, row: PaperOrderRow, request: OrderRequest, price: D, now: dt.datetime) -> None:
+    def _fill(self, row: Any, request: OrderRequest, price: D, now: dt.datetime) -> None:
         qty = request.qty - row.filled_qty
         fills = list(row.fills)
         fills.append({"fill_id": f"{row.broker_order_id}-{len(fills) + 1}", "qty": format(qty, "f"),
@@ -346,13 +380,13 @@ class PaperBroker:
             raise NtNotFound(f"the paper broker {self.book!r} has no order {client_order_id!r}")
         return row
 
-    def _fills_of(self, row: PaperOrderRow) -> tuple[Fill, ...]:
+    def _fills_of(self, row: Any) -> tuple[Fill, ...]:
         side = row.request["side"]
         return tuple(Fill(fill_id=f["fill_id"], client_order_id=row.client_order_id, symbol=row.request["symbol"],
                           side=side, qty=D(f["qty"]), price=D(f["price"]), commission=D(f["commission"]),
                           time=dt.datetime.fromisoformat(f["time"])) for f in row.fills)
 
-    def _answer(self, row: PaperOrderRow) -> BrokerOrder:
+    def _answer(self, row: Any) -> BrokerOrder:
         return BrokerOrder(client_order_id=row.client_order_id, broker_order_id=row.broker_order_id,
                            status=row.status, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
                            reason=row.reason, fills=self._fills_of(row), request=_request(row.request))

@@ -107,7 +107,9 @@ class OrderView:
 
 
 def _view(manager: OrderManager, order: Order) -> OrderView:
-    return OrderView.of(order, manager.reason_code(order.client_order_id))
+    # Only a rejected order has a reason code (the gate's, "basket" or "broker").
+    code = manager.reason_code(order.client_order_id) if order.status is OrderStatus.REJECTED else None
+    return OrderView.of(order, code)
 
 
 # -- trade.execute / trade.simulate --------------------------------------------------------------------
