@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from neural_trader.host import Host
     from neural_trader.services.storage import Storage
 
-__all__ = ["KINDS", "ROLES", "IdentityRecord", "IdentityStore", "Principal", "account_of", "bound_caller",
+__all__ = ["IDENTITY_NAME_PATTERN", "KINDS", "ROLES", "IdentityRecord", "IdentityStore", "Principal", "account_of", "bound_caller",
            "check_account_name", "current_caller", "identities_of", "intersect_scopes", "may_see_owner",
            "owner_clause", "owner_matches", "scopes_for_roles"]
 
@@ -62,8 +62,10 @@ ROLES: dict[str, frozenset[Scope]] = {
     "admin": frozenset({Scope.ADMIN}),
 }
 KINDS = ("user", "service")
-#: Identity names: they become order owners (``name`` or ``name:key_id``), so no ``:``.
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+#: Identity names: they become order owners (``name`` or ``name:key_id``), so no ``:``. Packs that
+#: name identities (a syndicate's members) validate against the same pattern.
+IDENTITY_NAME_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
+_NAME_RE = re.compile(IDENTITY_NAME_PATTERN)
 _KEY_SUFFIX_RE = re.compile(r"^[0-9a-f]{12}$")
 #: Trading account names (``trading_accounts.account`` holds 64 characters).
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

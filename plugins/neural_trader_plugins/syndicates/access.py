@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from neural_trader.errors import NtNotFound
 from neural_trader.ops import Context, Identity, Scope
-from neural_trader.services.identity import current_caller, owner_matches
+from neural_trader.services.identity import IDENTITY_NAME_PATTERN, current_caller, owner_matches
 
 if TYPE_CHECKING:
     from neural_trader_plugins.syndicates.books import Books, MemberState
@@ -28,7 +28,7 @@ __all__ = ["IDENTITY_HINT", "IDENTITY_PATTERN", "bound_member", "bound_to", "cal
            "visible"]
 
 #: An identity's name, as :class:`neural_trader.services.identity.IdentityStore` accepts it.
-IDENTITY_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
+IDENTITY_PATTERN = IDENTITY_NAME_PATTERN
 IDENTITY_HINT = "an identity name: 1 to 64 lower-case letters, digits and . _ @ - starting with a letter or digit"
 _IDENTITY_RE = re.compile(IDENTITY_PATTERN)
 
