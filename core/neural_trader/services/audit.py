@@ -67,6 +67,10 @@ GENESIS = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends ("NTAUDITL" as a 63-bit integer).
 #: Advisory locks are per database, not per schema: two schemas of one database take turns.
 _RECORDS: sa.Table = AuditRecordRow.__table__  # type: ignore[attr-defined]
+# Built once: building a statement costs more than running it on SQLite.
+_TAIL = sa.select(_RECORDS).order_by(_RECORDS.c.seq.desc()).limit(1)
+_APPEND = sa.insert(_RECORDS)
+_PG_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
 _PG_AUDIT_LOCK = int.from_bytes(b"NTAUDITL", "big") & 0x7FFF_FFFF_FFFF_FFFF
 #: The name of the generated secret's file in the data directory.
 SECRET_FILE = "audit.key"
@@ -327,14 +331,14 @@ class AuditLog:
         """Take the append lock for the rest of the caller's transaction; the tail record, if any."""
         connection = session.connection()
         if self.storage.backend == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+            connection.execute(_PG_LOCK, {"key": _PG_AUDIT_LOCK})
         elif self.storage.backend == "sqlite":
             # Reading the tail and then appending must not let another writer in between: only a
             # transaction begun IMMEDIATE holds the write lock before its first read.
             options = connection.get_execution_options()
             if options.get(storage_module._SQLITE_BEGIN) != "IMMEDIATE":
                 raise RuntimeError("audit records are appended in a storage.session(write=True)")
-        return connection.execute(sa.select(_RECORDS).order_by(_RECORDS.c.seq.desc()).limit(1)).first()
+        return connection.execute(_TAIL).first()
 
     def append(self, session: Session, *, actor: str, action: str, target: str | None = None,
                payload: Any = None, result: Any = None, at: dt.datetime | None = None) -> AuditRecord:
@@ -366,7 +370,7 @@ class AuditLog:
             record = attrs.evolve(record, hash=record.computed_hash())
             records.append(record)
             prev_hash = record.hash
-        session.connection().execute(sa.insert(_RECORDS), [attrs.asdict(r) for r in records])
+        session.connection().execute(_APPEND, [attrs.asdict(r) for r in records])
         for record in records:
             if record.seq % self.checkpoint_every == 0:
                 self._sign(session, record)
