@@ -189,7 +189,9 @@ def run(argv: Sequence[str], *, layout: Layout, limits: Limits, isolation: Isola
         cwd = str(layout.scratch)
     else:
         command, popen_env, cwd = list(argv), inner_env, str(layout.scratch)
-    cgroup = PidsCgroup.create(limits.processes + 3) if isolation.cgroup else None  # + bwrap's own two
+    # The run's own process, and under bubblewrap bwrap's own two, do not count against the limit.
+    own = 3 if isolation.bwrap else 1
+    cgroup = PidsCgroup.create(limits.processes + own) if isolation.cgroup else None
     started = time.monotonic()
     try:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
