@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -38,12 +39,23 @@ __all__ = [
     "Position",
     "TimeInForce",
     "TradingState",
+    "bracket_leg_ids",
     "to_decimal",
 ]
 
 #: A client order id: what makes a trade request idempotent. Alpaca allows up to 128 characters.
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 _CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
+
+
+def bracket_leg_ids(parent: str) -> tuple[str, str]:
+    """The client order ids of a bracket order's exit legs: ``<parent>.tp`` (take profit) and
+    ``<parent>.sl`` (stop loss); a parent id too long for that keeps its first 101 characters and a
+    hash of the whole (still unique, still at most 128 characters)."""
+    if len(parent) <= 125:
+        return f"{parent}.tp", f"{parent}.sl"
+    base = f"{parent[:101]}.{hashlib.sha256(parent.encode()).hexdigest()[:22]}"
+    return f"{base}.tp", f"{base}.sl"
 
 
 class OrderSide(enum.StrEnum):
@@ -283,10 +295,18 @@ class Order:
     reason: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: A bracket leg's entry order (its client order id); ``None`` for any other order.
+    parent: str | None = None
 
     @property
     def client_order_id(self) -> str:
         return self.request.client_order_id
+
+    @property
+    def legs(self) -> tuple[str, ...]:
+        """A bracket entry's exit legs (take profit, stop loss) by client order id, working once the
+        entry fills (:func:`bracket_leg_ids`); ``()`` for any other order."""
+        return bracket_leg_ids(self.client_order_id) if self.request.is_bracket else ()
 
     @property
     def remaining_qty(self) -> decimal.Decimal:
@@ -375,6 +395,11 @@ class BrokerOrder:
     #: The order as the broker holds it, when the broker says (symbol, side, quantity, type...):
     #: what reconciliation needs to adopt an order placed outside the system.
     request: OrderRequest | None = None
+    #: A bracket entry's exit legs as the broker holds them (once the entry has filled), each under
+    #: its own client order id (:func:`bracket_leg_ids`).
+    legs: tuple[BrokerOrder, ...] = ()
+    #: For a bracket leg: its entry order's client order id.
+    parent: str | None = None
 
 
 @runtime_checkable

@@ -52,6 +52,7 @@ from neural_trader.domain.orders import (
     OrderStatus,
     Position,
     TradingState,
+    bracket_leg_ids,
 )
 from neural_trader.errors import NtConflict, NtError, NtNotFound, NtUnavailable, NtUserError
 from neural_trader.ops import Identity
@@ -167,7 +168,7 @@ def _order_of(row: Any) -> Order:
     return Order(request=_request_of(row), status=row.status, broker=row.broker,
                  broker_order_id=row.broker_order_id, filled_qty=row.filled_qty,
                  avg_fill_price=row.avg_fill_price, reason=row.reason, created_at=row.created_at,
-                 updated_at=row.updated_at)
+                 updated_at=row.updated_at, parent=(row.fingerprint or {}).get("parent"))
 
 
 def _store(row: Any, order: Order) -> None:
@@ -914,9 +915,34 @@ class OrderManager:
         nothing; one transaction."""
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
-            order, _notes = self._sync(book, book.order(answer.client_order_id), answer, actor=actor)
+            order, _notes = self._sync(book, self._row_for(book, answer, actor=actor), answer, actor=actor)
             book.write()
         return order
+
+    def _row_for(self, book: _Book, answer: BrokerOrder, *, actor: str) -> SimpleNamespace:
+        """The stored order ``answer`` is about; a bracket leg the broker reports for the first time is
+        stored first, under its entry's owner (:meth:`_store_leg`)."""
+        try:
+            return book.order(answer.client_order_id)
+        except NtNotFound:
+            if answer.parent is None:
+                raise
+            return self._store_leg(book, book.order(answer.parent), answer, actor=actor)
+
+    def _store_leg(self, book: _Book, entry: SimpleNamespace, leg: BrokerOrder, *, actor: str) -> SimpleNamespace:
+        """A bracket leg the broker opened when the entry ``entry`` filled, stored as a new order of the
+        entry's owner, linked to it (``parent`` in its fingerprint). It is the broker's order: never
+        sent, never checked by the risk gate (it only reduces the entry's position)."""
+        coid = leg.client_order_id
+        if leg.request is None or coid not in bracket_leg_ids(entry.client_order_id):
+            raise NtConflict(f"broker {self.broker.name!r} reports {coid!r} as a leg of {entry.client_order_id!r}, "
+                             "which it is not; reconcile and check the broker")
+        fingerprint = {**_fingerprint(leg.request, account=self.account, broker=self.broker.name),
+                       "parent": entry.client_order_id}
+        now = self.clock()
+        row = book.add_order(self._new_order(leg.request, fingerprint, owner=entry.owner, now=now))
+        book.audit(actor=actor, action="order.leg", target=coid, payload=fingerprint, result=_state(row), at=now)
+        return row
 
     def _sync(self, book: _Book, row: SimpleNamespace, answer: BrokerOrder, *, actor: str) -> tuple[Order, list[str]]:
         now = self.clock()
@@ -956,6 +982,16 @@ class OrderManager:
         if _state(row) != before:
             book.audit(actor=actor, action="order.update", target=row.client_order_id,
                        payload={"broker": answer.status.value, "from": before}, result=_state(row), at=now)
+        for leg in answer.legs:
+            # A bracket's exit legs, working once the entry filled: stored the first time they are seen.
+            book.load_orders([leg.client_order_id])
+            known = book._orders.get(leg.client_order_id)
+            if known is not None and (known.fingerprint or {}).get("parent") != row.client_order_id:
+                raise NtConflict(f"client order id {leg.client_order_id!r} is used by another order, and broker "
+                                 f"{self.broker.name!r} reports it as a leg of {row.client_order_id!r}")
+            leg_row = known if known is not None else self._store_leg(book, row, leg, actor=actor)
+            _, leg_notes = self._sync(book, leg_row, leg, actor=actor)
+            notes.extend(leg_notes)
         return order, notes
 
     def apply_fill(self, fill: Fill, *, actor: str) -> bool:
@@ -1088,6 +1124,11 @@ class OrderManager:
                 with self.storage.session() as session:
                     row = session.exec(select(OrderRow).where(OrderRow.client_order_id == coid)).first()
                 full = brief if brief.fills or brief.filled_qty == 0 else (await self.broker.lookup(coid) or brief)
+                if row is None and full.parent is not None and self._holds(full.parent):
+                    found.extend(self._repair(full, actor=actor))
+                    found.append(Discrepancy(kind="bracket_leg", target=coid, repaired=True,
+                                             detail=f"an exit leg of our bracket {full.parent}: stored"))
+                    continue
                 if row is None:
                     found.append(self._adopt(full, actor=actor))
                     if found[-1].repaired:
@@ -1114,6 +1155,11 @@ class OrderManager:
                     found.append(Discrepancy(kind="missing_at_broker", target=order.client_order_id,
                                              repaired=False, detail=f"we hold it {order.status.value}; the "
                                                                     "broker does not know it"))
+            # A broker that reports bracket legs under <entry>.tp / .sl (reports_legs: the paper broker).
+            for entry in self._unseen_legs() if getattr(self.broker, "reports_legs", False) else ():
+                answer = await self.broker.lookup(entry)
+                if answer is not None:
+                    found.extend(self._repair(answer, actor=actor))
             ours = {p.symbol: p.qty for p in self.positions() if p.qty != 0}
             theirs = {p.symbol: p.qty for p in await self.broker.positions() if p.qty != 0}
             for symbol in sorted(set(ours) | set(theirs)):
@@ -1142,9 +1188,28 @@ class OrderManager:
     def _repair(self, answer: BrokerOrder, *, actor: str) -> list[Discrepancy]:
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
-            _, notes = self._sync(book, book.order(answer.client_order_id), answer, actor=actor)
+            _, notes = self._sync(book, self._row_for(book, answer, actor=actor), answer, actor=actor)
             book.write()
         return [Discrepancy(kind="order", target=answer.client_order_id, detail=n, repaired=True) for n in notes]
+
+    def _unseen_legs(self) -> list[str]:
+        """Our filled bracket entries with a leg we have not stored (the broker opened and perhaps
+        closed it while we did not listen): their client order ids."""
+        with self.storage.session() as session:
+            conn = session.connection()
+            entries = list(conn.execute(sa.select(_ORDERS.c.client_order_id).where(
+                _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_not(None),
+                _ORDERS.c.status.in_([OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value]))).scalars())
+            legs = {c: e for e in entries for c in bracket_leg_ids(e)}
+            stored = set(conn.execute(sa.select(_ORDERS.c.client_order_id).where(
+                _ORDERS.c.client_order_id.in_(list(legs)))).scalars()) if legs else set()
+        return list(dict.fromkeys(e for c, e in legs.items() if c not in stored))
+
+    def _holds(self, client_order_id: str) -> bool:
+        with self.storage.session() as session:
+            account = session.connection().execute(sa.select(_ORDERS.c.account).where(
+                _ORDERS.c.client_order_id == client_order_id)).scalar()
+        return account == self.account
 
     def _adopt(self, answer: BrokerOrder, *, actor: str) -> Discrepancy:
         coid = answer.client_order_id

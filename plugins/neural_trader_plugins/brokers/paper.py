@@ -16,7 +16,15 @@ survives restarts, and it fills from market data only, so the same prices give t
     lowest ask for a buy) by ``trail_price`` or ``trail_percent`` and triggers like a stop; on bars
     the stop from the earlier bars is tested before the bar moves it.
 * ``ioc`` / ``fok`` orders that cannot fill at once are cancelled. Orders fill whole (no volume
-  model). Bracket orders are refused: their legs are not simulated yet.
+  model).
+* A **bracket** order's entry (market or limit) fills like any order; its fill opens two exit legs on
+  the other side for the filled quantity, each its own order under its own client order id
+  (:func:`~neural_trader.domain.orders.bracket_leg_ids`): a take-profit limit at ``take_profit`` and a
+  stop-loss stop at ``stop_loss`` (a stop-limit with ``stop_loss_limit``). They see the prices after the
+  one that filled the entry and trigger like any limit / stop. One cancels the other: when one fills,
+  the other is cancelled. A bar that reaches both fills the take profit only when it opens through
+  it, else the stop loss (what happened inside the bar is unknown: the cautious side). Cancelling the
+  entry before it fills leaves no legs; cancelling a leg cancels that leg only.
 * Commission: ``commission_per_share`` x qty plus ``commission_bps`` of the notional, at least
   ``commission_min``, rounded to the cent. Slippage: ``slippage_bps`` against the order on market and triggered-stop
   fills (on every fill, limits included, with ``slip_limits``: the event-driven backtest's rule, which a
@@ -49,6 +57,7 @@ from neural_trader.domain.orders import (
     OrderType,
     Position,
     TimeInForce,
+    bracket_leg_ids,
 )
 from neural_trader.errors import NtNotFound, NtUserError
 from neural_trader.services.orders import PriceRef, PriceSource
@@ -62,6 +71,7 @@ _PAPER: sa.Table = PaperOrderRow.__table__
 
 D = decimal.Decimal
 _OPEN = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
+_REQUEST_FIELDS = frozenset(f.name for f in attrs.fields(OrderRequest))
 
 
 @attrs.frozen(kw_only=True)
@@ -102,13 +112,48 @@ def _d(value: Any) -> D:
 
 
 def _request(data: dict[str, Any]) -> OrderRequest:
-    return OrderRequest(**{k: v for k, v in data.items() if v is not None})
+    # A leg's stored request also holds its entry's client order id ("parent").
+    return OrderRequest(**{k: v for k, v in data.items() if v is not None and k in _REQUEST_FIELDS})
+
+
+def _parent_of(row: Any) -> str | None:
+    """The entry order of a bracket leg's row; ``None`` for any other."""
+    parent: str | None = row.request.get("parent")
+    return parent
+
+
+def _clashing(request: OrderRequest) -> tuple[str, ...]:
+    """Client order ids ``request`` must not meet in the book: a bracket's legs, or for an id shaped
+    like a leg's, the bracket it would be a leg of."""
+    if request.is_bracket:
+        return bracket_leg_ids(request.client_order_id)
+    coid = request.client_order_id
+    return (coid[:-3],) if coid.endswith((".tp", ".sl")) and len(coid) > 3 else ()
+
+
+def _leg_requests(entry: OrderRequest, qty: D) -> tuple[OrderRequest, OrderRequest]:
+    """A filled bracket entry's exits for ``qty``: the take-profit limit and the stop-loss stop
+    (stop-limit when the entry has ``stop_loss_limit``)."""
+    tp_id, sl_id = bracket_leg_ids(entry.client_order_id)
+    side = OrderSide.SELL if entry.side is OrderSide.BUY else OrderSide.BUY
+    common: dict[str, Any] = {"symbol": entry.symbol, "side": side, "qty": qty,
+                              "time_in_force": entry.time_in_force, "strategy": entry.strategy}
+    take = OrderRequest(client_order_id=tp_id, type=OrderType.LIMIT, limit_price=entry.take_profit, **common)
+    if entry.stop_loss_limit is not None:
+        stop = OrderRequest(client_order_id=sl_id, type=OrderType.STOP_LIMIT, stop_price=entry.stop_loss,
+                            limit_price=entry.stop_loss_limit, **common)
+    else:
+        stop = OrderRequest(client_order_id=sl_id, type=OrderType.STOP, stop_price=entry.stop_loss, **common)
+    return take, stop
 
 
 class PaperBroker:
     """A simulated broker on the host's database; see the module docstring."""
 
     live = False
+    #: Bracket legs come back with their entry (``BrokerOrder.legs``) under ``bracket_leg_ids``: the
+    #: order manager's reconciliation looks up a filled entry whose legs it has not stored.
+    reports_legs = True
 
     def __init__(self, storage: Storage, *, name: str = "paper", quotes: PriceSource | None = None,
                  initial_cash: D = D(100_000), slippage_bps: D = D(0), commission_per_share: D = D(0),
@@ -153,17 +198,14 @@ class PaperBroker:
         now = self.clock()
         out: list[BrokerOrder | BaseException | None] = [None] * len(requests)
         ticks: dict[str, MarketTick | None] = {}
-        for i, request in enumerate(requests):
-            if request.is_bracket:
-                out[i] = NtUserError("the paper broker does not simulate bracket orders yet; send the entry and "
-                                     "its exits as separate orders")
-            elif request.symbol not in ticks:
+        for request in requests:
+            if request.symbol not in ticks:
                 ref = None if self.quotes is None else await self.quotes(request.symbol)
                 ticks[request.symbol] = None if ref is None else MarketTick.from_quote(request.symbol, now, ref)
         try:
             with self.storage.session(write=True) as session:
                 connection = session.connection()
-                wanted = [r.client_order_id for r, o in zip(requests, out, strict=True) if o is None]
+                wanted = [c for r in requests for c in (r.client_order_id, *_clashing(r))]
                 known: dict[str, Any] = {row.client_order_id: row for row in connection.execute(
                     sa.select(_PAPER).where(_PAPER.c.broker == self.book, _PAPER.c.client_order_id.in_(wanted)))}
                 fresh: list[Any] = []
@@ -172,10 +214,16 @@ class PaperBroker:
                         continue
                     row = known.get(request.client_order_id)
                     if row is None:
+                        if (clash := self._clash(request, known)) is not None:
+                            out[i] = clash
+                            continue
                         row = known[request.client_order_id] = self._accepted(request, now)
                         self._evaluate(row, ticks[request.symbol], now, immediate=True)
                         fresh.append(row)
-                    out[i] = self._answer(row)
+                        for leg in self._open_legs(row, now):
+                            known[leg.client_order_id] = leg
+                            fresh.append(leg)
+                    out[i] = self._answer(row, self._legs_in(row, known))
                 if fresh:
                     connection.execute(sa.insert(_PAPER), [
                         vars(row) for row in fresh])
@@ -188,6 +236,46 @@ class PaperBroker:
                 raise
             return [found]
         return [answer for answer in out if answer is not None]
+
+    def _clash(self, request: OrderRequest, known: dict[str, Any]) -> NtUserError | None:
+        """Refuse a bracket whose leg ids are taken, and an order under a working bracket's leg id."""
+        for coid in _clashing(request):
+            row = known.get(coid)
+            if row is None:
+                continue
+            if request.is_bracket and _parent_of(row) != request.client_order_id:
+                return NtUserError(f"client order id {coid!r}, which the bracket {request.client_order_id!r} needs "
+                                   "for an exit leg, is already used; give the bracket another client order id")
+            if not request.is_bracket and _request(row.request).is_bracket:
+                return NtUserError(f"client order id {request.client_order_id!r} is the id of an exit leg of the "
+                                   f"bracket {coid!r}; use another client order id")
+        return None
+
+    def _open_legs(self, row: Any, now: dt.datetime) -> list[Any]:
+        """A bracket entry that has just filled: its two exit legs, new rows to store."""
+        entry = _request(row.request)
+        if not entry.is_bracket or row.status != OrderStatus.FILLED.value:
+            return []
+        legs = []
+        for leg in _leg_requests(entry, row.filled_qty):
+            new = self._accepted(leg, now)
+            new.request = {**new.request, "parent": entry.client_order_id}
+            legs.append(new)
+        return legs
+
+    @staticmethod
+    def _legs_in(row: Any, rows: dict[str, Any]) -> list[Any]:
+        if not row.request.get("take_profit"):
+            return []
+        return [rows[c] for c in bracket_leg_ids(row.client_order_id) if c in rows]
+
+    def _leg_rows(self, session: Any, rows: Iterable[Any]) -> dict[str, Any]:
+        """The stored legs of the bracket entries among ``rows``, by client order id (one query)."""
+        ids = [c for r in rows if r.request.get("take_profit") for c in bracket_leg_ids(r.client_order_id)]
+        if not ids:
+            return {}
+        return {r.client_order_id: r for r in session.exec(select(PaperOrderRow).where(
+            PaperOrderRow.broker == self.book, col(PaperOrderRow.client_order_id).in_(ids))).all()}
 
     def _accepted(self, request: OrderRequest, now: dt.datetime) -> Any:
         """A new ``paper_orders`` row (every column but the id), as the simulation reads and moves it."""
@@ -202,7 +290,8 @@ class PaperBroker:
         with self.storage.session() as session:
             row = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                                            PaperOrderRow.client_order_id == client_order_id)).first()
-        return None if row is None else self._answer(row)
+            legs = {} if row is None else self._leg_rows(session, [row])
+        return None if row is None else self._answer(row, self._legs_in(row, legs))
 
     async def cancel(self, client_order_id: str) -> BrokerOrder:
         with self.storage.session(write=True) as session:
@@ -210,7 +299,7 @@ class PaperBroker:
             if row.status in _OPEN:
                 row.status, row.updated_at = OrderStatus.CANCELED.value, self.clock()
                 session.add(row)
-            return self._answer(row)
+            return self._answer(row, self._legs_in(row, self._leg_rows(session, [row])))
 
     async def open_orders(self) -> list[BrokerOrder]:
         with self.storage.session() as session:
@@ -236,24 +325,69 @@ class PaperBroker:
         by_symbol: dict[str, list[MarketTick]] = {}
         for tick in ticks:
             by_symbol.setdefault(tick.symbol, []).append(tick)
-        changed: list[BrokerOrder] = []
+        changed: list[PaperOrderRow] = []
         with self.storage.session(write=True) as session:
             rows = session.exec(select(PaperOrderRow).where(PaperOrderRow.broker == self.book,
                                                             col(PaperOrderRow.status).in_(_OPEN))
                                 .order_by(col(PaperOrderRow.id))).all()
+            by_id = {row.client_order_id: row for row in rows}
+            if only is not None:  # a bracket's legs go together (one cancels the other)
+                only = set(only) | {c for r in rows if (p := _parent_of(r)) is not None and r.client_order_id in only
+                                    for c in bracket_leg_ids(p)}
+            done: set[str] = set()
             for row in rows:
+                if row.client_order_id in done:
+                    continue
                 if only is not None and row.client_order_id not in only:
                     continue
-                before = (row.status, row.triggered, row.trail_anchor)
+                parent = _parent_of(row)
+                sibling = None
+                if parent is not None:
+                    sibling = by_id.get(next(c for c in bracket_leg_ids(parent) if c != row.client_order_id))
+                    if sibling is not None and sibling.status not in _OPEN:
+                        sibling = None
+                group = [row] if sibling is None else [row, sibling]
+                done.update(r.client_order_id for r in group)
+                before = {r.client_order_id: (r.status, r.triggered, r.trail_anchor) for r in group}
                 for tick in by_symbol.get(row.request["symbol"], ()):
-                    if row.status not in _OPEN:
+                    if all(r.status not in _OPEN for r in group):
                         break
-                    self._evaluate(row, tick, tick.time, immediate=False)
-                if (row.status, row.triggered, row.trail_anchor) != before:
-                    session.add(row)
-                    if row.status != before[0]:
-                        changed.append(self._answer(row))
-        return changed
+                    self._evaluate_group(group, tick)
+                for r in group:
+                    if (r.status, r.triggered, r.trail_anchor) != before[r.client_order_id]:
+                        session.add(r)
+                        if r.status != before[r.client_order_id][0]:
+                            changed.append(r)
+            legs: dict[str, Any] = {}
+            for r in changed:
+                for leg in self._open_legs(r, r.updated_at):
+                    stored = PaperOrderRow(**vars(leg))
+                    session.add(stored)
+                    legs[leg.client_order_id] = stored
+            session.flush()
+            return [self._answer(r, self._legs_in(r, legs)) for r in changed]
+
+    def _evaluate_group(self, group: Sequence[Any], tick: MarketTick) -> None:
+        """One tick for an order, or for a bracket's two working legs (one cancels the other): the
+        take profit goes first only when a bar opens through it (else the stop loss, the cautious
+        reading of a bar that reaches both)."""
+        if len(group) == 2:
+            take, stop = sorted(group, key=lambda r: r.request["type"] != OrderType.LIMIT.value)
+            limit = D(take.request["limit_price"])
+            opens_through = tick.is_bar and tick.open is not None and (
+                tick.open >= limit if take.request["side"] == OrderSide.SELL.value else tick.open <= limit)
+            group = [take, stop] if opens_through else [stop, take]
+        for r in group:
+            if r.status not in _OPEN:
+                continue
+            self._evaluate(r, tick, tick.time, immediate=False)
+            if r.status == OrderStatus.FILLED.value:
+                for other in group:
+                    if other is not r and other.status in _OPEN:
+                        other.status, other.reason = OrderStatus.CANCELED.value, \
+                            f"one-cancels-other: {r.client_order_id} filled"
+                        other.updated_at = tick.time
+                break
 
     # -- the simulation ----------------------------------------------------------------------------------
     def _evaluate(self, row: Any, tick: MarketTick | None, now: dt.datetime, *, immediate: bool) -> None:
@@ -386,10 +520,11 @@ class PaperBroker:
                           side=side, qty=D(f["qty"]), price=D(f["price"]), commission=D(f["commission"]),
                           time=dt.datetime.fromisoformat(f["time"])) for f in row.fills)
 
-    def _answer(self, row: Any) -> BrokerOrder:
+    def _answer(self, row: Any, legs: Iterable[Any] = ()) -> BrokerOrder:
         return BrokerOrder(client_order_id=row.client_order_id, broker_order_id=row.broker_order_id,
                            status=row.status, filled_qty=row.filled_qty, avg_fill_price=row.avg_fill_price,
-                           reason=row.reason, fills=self._fills_of(row), request=_request(row.request))
+                           reason=row.reason, fills=self._fills_of(row), request=_request(row.request),
+                           legs=tuple(self._answer(leg) for leg in legs), parent=_parent_of(row))
 
     def _book(self) -> tuple[dict[str, Position], D, dict[str, D]]:
         with self.storage.session() as session:
