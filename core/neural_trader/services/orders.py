@@ -217,6 +217,36 @@ def _update(table: sa.Table, keys: Sequence[str], changes: Sequence[str]) -> sa.
         {c: sa.bindparam(f"v_{c}", type_=table.c[c].type) for c in changes})
 
 
+def _ids(name: str = "ids") -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+# The statements of the write path, built once: on SQLite, building a statement (and its cache key)
+# costs more than running it.
+_ACCOUNT = sa.select(_ACCOUNTS).where(_ACCOUNTS.c.account == sa.bindparam("account"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+_ORDERS_LOCKED = sa.select(_ORDERS).where(_ORDERS.c.client_order_id.in_(_ids())).with_for_update()
+_ORDER_BY_ID = sa.select(_ORDERS).where(_ORDERS.c.client_order_id == sa.bindparam("coid"))
+_TAKEN = sa.select(_ORDERS.c.client_order_id).where(_ORDERS.c.client_order_id.in_(_ids()))
+_POSITIONS_OF = sa.select(_POSITIONS).where(_POSITIONS.c.account == sa.bindparam("account"))
+_FILLS_SEEN = sa.select(_FILLS.c.fill_id).where(_FILLS.c.broker == sa.bindparam("broker"),
+                                                 _FILLS.c.fill_id.in_(_ids()))
+_OPEN_QTY = sa.select(_ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.qty, _ORDERS.c.filled_qty).where(
+    _ORDERS.c.account == sa.bindparam("account"), _ORDERS.c.symbol.in_(_ids("symbols")),
+    _ORDERS.c.status.in_(_OPEN))
+_RECENT = sa.select(_ORDERS.c.strategy, sa.func.count()).where(
+    _ORDERS.c.account == sa.bindparam("account"),
+    _ORDERS.c.created_at >= sa.bindparam("since", type_=_ORDERS.c.created_at.type),
+    _ORDERS.c.status != OrderStatus.REJECTED.value).group_by(_ORDERS.c.strategy)
+_LIMITS_OF = sa.select(_LIMITS).where(_LIMITS.c.account == sa.bindparam("account"))
+_INSERT_ORDERS = sa.insert(_ORDERS)
+_INSERT_FILLS = sa.insert(_FILLS)
+_INSERT_POSITIONS = sa.insert(_POSITIONS)
+_UPDATE_ORDERS = _update(_ORDERS, ["id"], _ORDER_CHANGES)
+_UPDATE_POSITIONS = _update(_POSITIONS, ["account", "symbol"], _POSITION_CHANGES)
+_UPDATE_ACCOUNT = _update(_ACCOUNTS, ["account"], _ACCOUNT_CHANGES)
+
+
 class _Book:
     """One write transaction's view of an account: its row (locked first: one lock order, no
     deadlocks, and nothing the risk gate read can go stale before the transaction commits), the
@@ -227,8 +257,7 @@ class _Book:
         self.manager = manager
         self.session = session
         self.conn = session.connection()
-        query = sa.select(_ACCOUNTS).where(_ACCOUNTS.c.account == manager.account)
-        row = self.conn.execute(query.with_for_update() if lock else query).one()
+        row = self.conn.execute(_ACCOUNT_LOCKED if lock else _ACCOUNT, {"account": manager.account}).one()
         self._account_was = dict(row._mapping)
         self.account = SimpleNamespace(**self._account_was)
         self._orders: dict[str, SimpleNamespace] = {}
@@ -246,8 +275,7 @@ class _Book:
         wanted = [c for c in dict.fromkeys(client_order_ids) if c not in self._orders]
         if not wanted:
             return
-        query = sa.select(_ORDERS).where(_ORDERS.c.client_order_id.in_(wanted)).with_for_update()
-        for row in self.conn.execute(query):
+        for row in self.conn.execute(_ORDERS_LOCKED, {"ids": wanted}):
             data = dict(row._mapping)
             self._orders_was[data["client_order_id"]] = data
             self._orders[data["client_order_id"]] = SimpleNamespace(**data)
@@ -269,8 +297,7 @@ class _Book:
     def positions(self) -> dict[str, SimpleNamespace]:
         if self._positions is None:
             self._positions = {}
-            query = sa.select(_POSITIONS).where(_POSITIONS.c.account == self.manager.account)
-            for row in self.conn.execute(query):
+            for row in self.conn.execute(_POSITIONS_OF, {"account": self.manager.account}):
                 data = dict(row._mapping)
                 self._positions_was[data["symbol"]] = data
                 self._positions[data["symbol"]] = SimpleNamespace(**data)
@@ -288,9 +315,8 @@ class _Book:
         wanted = [f for f in dict.fromkeys(fill_ids) if f not in self._fills_checked]
         if not wanted:
             return
-        query = sa.select(_FILLS.c.fill_id).where(_FILLS.c.broker == self.manager.broker.name,
-                                                  _FILLS.c.fill_id.in_(wanted))
-        self._fills_known.update(self.conn.execute(query).scalars())
+        self._fills_known.update(self.conn.execute(_FILLS_SEEN, {"broker": self.manager.broker.name,
+                                                                  "ids": wanted}).scalars())
         self._fills_checked.update(wanted)
 
     def applied(self, fill_id: str) -> bool:
@@ -311,7 +337,7 @@ class _Book:
         duplicates before anything else is written), the audit records last."""
         conn = self.conn
         if self._new_orders:
-            conn.execute(sa.insert(_ORDERS), [{k: v for k, v in vars(r).items() if k != "id"}
+            conn.execute(_INSERT_ORDERS, [{k: v for k, v in vars(r).items() if k != "id"}
                                               for r in self._new_orders])
         changed = []
         for coid, was in self._orders_was.items():
@@ -319,9 +345,9 @@ class _Book:
             if any(now[c] != was[c] for c in _ORDER_CHANGES):
                 changed.append({"k_id": was["id"], **{f"v_{c}": now[c] for c in _ORDER_CHANGES}})
         if changed:
-            conn.execute(_update(_ORDERS, ["id"], _ORDER_CHANGES), changed)
+            conn.execute(_UPDATE_ORDERS, changed)
         if self._fills:
-            conn.execute(sa.insert(_FILLS), self._fills)
+            conn.execute(_INSERT_FILLS, self._fills)
         if self._positions:
             fresh: list[dict[str, Any]] = []
             moved: list[dict[str, Any]] = []
@@ -334,13 +360,13 @@ class _Book:
                     moved.append({"k_account": row.account, "k_symbol": symbol,
                                   **{f"v_{c}": now[c] for c in _POSITION_CHANGES}})
             if fresh:
-                conn.execute(sa.insert(_POSITIONS), fresh)
+                conn.execute(_INSERT_POSITIONS, fresh)
             if moved:
-                conn.execute(_update(_POSITIONS, ["account", "symbol"], _POSITION_CHANGES), moved)
+                conn.execute(_UPDATE_POSITIONS, moved)
         account = vars(self.account)
         if any(account[c] != self._account_was[c] for c in _ACCOUNT_CHANGES):
-            conn.execute(sa.update(_ACCOUNTS).where(_ACCOUNTS.c.account == self.manager.account)
-                         .values({c: account[c] for c in _ACCOUNT_CHANGES}))
+            conn.execute(_UPDATE_ACCOUNT, {"k_account": self.manager.account,
+                                           **{f"v_{c}": account[c] for c in _ACCOUNT_CHANGES}})
         if self._audit:
             sink = self.manager.audit
             many = getattr(sink, "append_many", None)
@@ -362,17 +388,12 @@ class _RiskView:
         self.positions = book.positions()
         symbols = sorted({r.symbol for r in requests})
         self.pending: dict[tuple[str, str], D] = {}
-        query = sa.select(_ORDERS.c.symbol, _ORDERS.c.side, _ORDERS.c.qty, _ORDERS.c.filled_qty).where(
-            _ORDERS.c.account == account, _ORDERS.c.symbol.in_(symbols), _ORDERS.c.status.in_(_OPEN))
-        for symbol, side, qty, filled in book.conn.execute(query):
+        for symbol, side, qty, filled in book.conn.execute(_OPEN_QTY, {"account": account, "symbols": symbols}):
             self.pending[(symbol, side)] = self.pending.get((symbol, side), D(0)) + qty - filled
-        recent = sa.select(_ORDERS.c.strategy, sa.func.count()).where(
-            _ORDERS.c.account == account, _ORDERS.c.created_at >= now - dt.timedelta(minutes=1),
-            _ORDERS.c.status != OrderStatus.REJECTED.value).group_by(_ORDERS.c.strategy)
-        self.recent_by_strategy: dict[str | None, int] = {s: int(n) for s, n in book.conn.execute(recent)}
+        recent = book.conn.execute(_RECENT, {"account": account, "since": now - dt.timedelta(minutes=1)})
+        self.recent_by_strategy: dict[str | None, int] = {s: int(n) for s, n in recent}
         self.recent = sum(self.recent_by_strategy.values())
-        self.limit_rows = [_limits_of(r) for r in book.conn.execute(
-            sa.select(_LIMITS).where(_LIMITS.c.account == account))]
+        self.limit_rows = [_limits_of(r) for r in book.conn.execute(_LIMITS_OF, {"account": account})]
         self.extra_gross = D(0)
 
     def context(self, request: OrderRequest, quote: PriceRef | None, now: dt.datetime) -> RiskContext:
@@ -666,8 +687,7 @@ class OrderManager:
 
     def _stored(self, client_order_id: str, fingerprint: dict[str, Any]) -> Order | None:
         with self.storage.session() as session:
-            row = session.connection().execute(
-                sa.select(_ORDERS).where(_ORDERS.c.client_order_id == client_order_id)).first()
+            row = session.connection().execute(_ORDER_BY_ID, {"coid": client_order_id}).first()
         if row is None:
             return None
         if not may_see_owner(row.owner):
@@ -723,8 +743,7 @@ class OrderManager:
         now = self.clock()
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
-            taken = set(book.conn.execute(sa.select(_ORDERS.c.client_order_id).where(
-                _ORDERS.c.client_order_id.in_([p.request.client_order_id for p in batch]))).scalars())
+            taken = set(book.conn.execute(_TAKEN, {"ids": [p.request.client_order_id for p in batch]}).scalars())
             if taken and basket:
                 raise IntegrityError("a basket's client order id is stored already", None, ValueError())
             stored = [p.request.client_order_id in taken for p in batch]

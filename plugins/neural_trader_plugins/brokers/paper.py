@@ -68,6 +68,10 @@ from neural_trader.services.tables_orders import PaperOrderRow
 __all__ = ["MarketTick", "PaperBroker"]
 
 _PAPER: sa.Table = PaperOrderRow.__table__
+# Built once (building a statement costs more than running it on SQLite).
+_BOOKED = sa.select(_PAPER).where(_PAPER.c.broker == sa.bindparam("book"),
+                                  _PAPER.c.client_order_id.in_(sa.bindparam("ids", expanding=True)))
+_BOOK = sa.insert(_PAPER)
 
 D = decimal.Decimal
 _OPEN = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -207,7 +211,7 @@ class PaperBroker:
                 connection = session.connection()
                 wanted = [c for r in requests for c in (r.client_order_id, *_clashing(r))]
                 known: dict[str, Any] = {row.client_order_id: row for row in connection.execute(
-                    sa.select(_PAPER).where(_PAPER.c.broker == self.book, _PAPER.c.client_order_id.in_(wanted)))}
+                    _BOOKED, {"book": self.book, "ids": wanted})}
                 fresh: list[Any] = []
                 for i, request in enumerate(requests):
                     if out[i] is not None:
@@ -225,7 +229,7 @@ class PaperBroker:
                             fresh.append(leg)
                     out[i] = self._answer(row, self._legs_in(row, known))
                 if fresh:
-                    connection.execute(sa.insert(_PAPER), [
+                    connection.execute(_BOOK, [
                         vars(row) for row in fresh])
         except IntegrityError:
             # Another caller stored one of them meanwhile: one at a time, each finding its own.

@@ -93,6 +93,9 @@ class OrderView:
     reason: str | None = param(default=None, description="why it was rejected, cancelled or is unknown, in words")
     created_at: dt.datetime
     updated_at: dt.datetime
+    parent: str | None = param(default=None, description="a bracket exit leg's entry order (client order id)")
+    legs: list[str] = param(factory=list, description="a bracket entry's exit legs: <id>.tp (take "
+                                                                 "profit) and <id>.sl (stop loss), working once it fills")
 
     @classmethod
     def of(cls, order: Order, reason_code: str | None = None) -> OrderView:
@@ -103,7 +106,8 @@ class OrderView:
                    stop_loss=r.stop_loss, stop_loss_limit=r.stop_loss_limit, strategy=r.strategy, status=order.status,
                    broker=order.broker, broker_order_id=order.broker_order_id, filled_qty=order.filled_qty,
                    avg_fill_price=order.avg_fill_price, reason_code=reason_code, reason=order.reason,
-                   created_at=order.created_at, updated_at=order.updated_at)
+                   created_at=order.created_at, updated_at=order.updated_at, parent=order.parent,
+                   legs=list(order.legs))
 
 
 def _view(manager: OrderManager, order: Order) -> OrderView:
