@@ -183,8 +183,11 @@ def fit_goal_model(results: Sequence[Result], *, kind: str = "dixon_coles", xi: 
         a, d, h = theta[:n], theta[n:2 * n], theta[2 * n]
         rho = theta[2 * n + 1] if dc else 0.0
         log_lam, log_mu = h + a[hi] + d[ai], a[ai] + d[hi]
-        lam, mu = np.exp(log_lam), np.exp(log_mu)
-        total = float(w @ (x * log_lam - lam + y * log_mu - mu))
+        # A line search may step far out: an overflowing rate makes the value non-finite, answered
+        # below as a wall (1e10), not as a warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam, mu = np.exp(log_lam), np.exp(log_mu)
+            total = float(w @ (x * log_lam - lam + y * log_mu - mu))
         g_lam, g_mu = w * (x - lam), w * (y - mu)
         grad = np.zeros_like(theta)
         if dc:
