@@ -336,6 +336,35 @@ def test_a_client_that_goes_away_cancels_its_operation(server: str) -> None:
     assert seen["steps"] < 10_000_000 - 1
 
 
+def _raw_request(server: str, request: bytes) -> tuple[bytes, dict[str, Any]]:
+    address = server.removeprefix("http://")
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(request.replace(b"{address}", address.encode()))
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    return head, json.loads(body)["error"]
+
+
+def test_a_url_too_long_to_parse_is_answered_in_json(server: str) -> None:
+    """httptools cannot parse a URL of 64 KiB or more: 414 in JSON (never uvicorn's plain text),
+    pointing at POST."""
+    head, error = _raw_request(server, b"GET /v1/test/probe?text=" + b"a" * 70_000 + b" HTTP/1.1\r\n"
+                                       b"Host: {address}\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414 ")
+    assert error["type"] == "uri_too_long" and "POST" in error["message"] and error["request_id"]
+    assert error["details"] == {"limit_bytes": 65_535}
+
+
+def test_a_request_that_is_not_http_is_answered_in_json(server: str) -> None:
+    head, error = _raw_request(server, b"GET /v1/test/probe HTTP/1.1\r\nHost {address}\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert error["type"] == "bad_request" and error["message"].startswith("the request cannot be read")
+
+
 @pytest.mark.slow
 def test_sigterm_drains_within_the_grace_period(tmp_path: Path) -> None:
     """A server with a request that would run for hours stops on SIGTERM after the grace period."""

@@ -51,7 +51,8 @@ from mcp.shared.exceptions import MCPError
 from neural_trader import __version__
 from neural_trader.domain.media import Image
 from neural_trader.errors import NtConfirmationRequired, NtError, NtForbidden, NtUnauthorized
-from neural_trader.frontends.calls import admit, note_caller, observed, status_of
+from neural_trader.frontends.calls import admit, note_caller, observed, settle_heap, status_of
+from neural_trader.frontends.http_protocol import HTTP_PROTOCOL
 from neural_trader.ops import CONFIRM_FIELD, Context, Identity, Operation, Scope, error_payload
 from neural_trader.serde import clip
 from neural_trader.services.identity import bound_caller
@@ -368,6 +369,7 @@ async def run_stdio(host: Host, *, scopes: frozenset[Scope]) -> None:
 
     server = build_server(host, identity=Identity(name="mcp-stdio", scopes=frozenset(scopes)))
     host.start()
+    settle_heap()
     async with stdio_server() as (read_stream, write_stream), \
             _answering_bad_lines(read_stream, write_stream) as messages:
         await server.run(messages, write_stream, server.create_initialization_options())
@@ -485,13 +487,14 @@ class _Guard:
         await self.app(scope, receive, send_with_id)
 
 
-def build_http_app(host: Host, *, authenticate: Authenticator | None = None) -> Starlette:
+def build_http_app(host: Host, *, authenticate: Authenticator | None = None, settle: bool = False) -> Starlette:
     """A Starlette app serving MCP (streamable HTTP, stateless) at ``/mcp`` and ``GET /healthz``.
 
     Requests to ``/mcp`` need an allowed ``Host`` and ``Origin`` (else 403) and, unless auth is
     off in the settings, ``Authorization: Bearer <key>`` (else 401). ``authenticate`` defaults to
     :func:`neural_trader.frontends.auth.make_authenticator`. Stateless: any replica can answer any
-    request. The app can be started once (the SDK's session manager runs once).
+    request. The app can be started once (the SDK's session manager runs once). ``settle``: once
+    started, :func:`~neural_trader.frontends.calls.settle_heap` (servers).
     """
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
@@ -531,6 +534,8 @@ def build_http_app(host: Host, *, authenticate: Authenticator | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         host.start()
+        if settle:
+            settle_heap()
         async with manager.run():
             yield
 
@@ -557,9 +562,10 @@ def serve_http(host: Host, *, host_addr: str = "127.0.0.1", port: int,
 
     configure_logging(host.settings)
     configure_tracing(host.settings)
-    app = build_http_app(host, authenticate=authenticate)
+    app = build_http_app(host, authenticate=authenticate, settle=True)
     config = uvicorn.Config(app, host=host_addr, port=port, log_level=host.settings.log_level.lower(),
-                            lifespan="on", timeout_graceful_shutdown=math.ceil(host.settings.shutdown_grace))
+                            lifespan="on", http=HTTP_PROTOCOL,
+                            timeout_graceful_shutdown=math.ceil(host.settings.shutdown_grace))
     uvicorn.Server(config).run()
 
 

@@ -12,6 +12,7 @@ HTML) are built once per app from the same schemas the MCP server and the CLI us
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import html
@@ -57,7 +58,8 @@ from neural_trader.frontends.auth import (
     query_token_problem,
     www_authenticate,
 )
-from neural_trader.frontends.calls import admit, observed
+from neural_trader.frontends.calls import admit, observed, settle_heap
+from neural_trader.frontends.http_protocol import HTTP_PROTOCOL
 from neural_trader.health import service_checks
 from neural_trader.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from neural_trader.metrics import metrics_of
@@ -421,6 +423,8 @@ _ERROR_RESPONSES: dict[str, tuple[str, str]] = {
     "413": ("PayloadTooLarge", "The request asks for more than a bound of the host allows (limit_exceeded: "
                                "details names the bound and the setting that raises it), or its body is "
                                f"larger than {MAX_BODY_BYTES} bytes."),
+    "414": ("UriTooLong", "The URL is 64 KiB or longer (uri_too_long); send the parameters as a JSON body "
+                          "(POST)."),
     "422": ("ValidationError", "Parameters do not match the schema (validation_error: details lists "
                                 "{path, message}), or match it but not together or not with the data "
                                 "(unprocessable)."),
@@ -744,30 +748,36 @@ async def _call_until_disconnect(op: Operation, raw: Any, ctx: Any, receive: Cal
     (see :meth:`Operation.invoke`), so a long handler stops at its next progress report instead of
     computing for nobody.
     """
-    async def watch(scope: anyio.CancelScope) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    running, gone = True, False
+
+    async def watch() -> None:
+        nonlocal gone
         while True:
             message = await receive()
             if message.get("type") == "http.disconnect":
-                log.info("client went away; cancelling %s (request %s)", op.name, ctx.request_id)
-                scope.cancel()
+                if running:  # not once the call has returned: the cancel would hit the response
+                    log.info("client went away; cancelling %s (request %s)", op.name, ctx.request_id)
+                    gone = True
+                    task.cancel()
                 return
 
-    result: Any = _NO_RESULT
+    # A plain task, not an anyio task group: this runs once a request, and the group's cancel
+    # scopes cost more than the rest of the hop to the operation.
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch, tg.cancel_scope)
-            try:
-                result = await op.call(raw, ctx)
-            finally:
-                tg.cancel_scope.cancel()  # stop watching
-    except BaseExceptionGroup as group:  # the call's own failure, wrapped by the task group
-        raise group.exceptions[0] from None
-    if result is _NO_RESULT:
-        raise NtCancelled("the client went away; the operation was cancelled")
+        result = await op.call(raw, ctx)
+    except asyncio.CancelledError:
+        if gone and task.uncancel() == 0:
+            raise NtCancelled("the client went away; the operation was cancelled") from None
+        raise
+    finally:
+        running = False
+        watcher.cancel()
+    if gone:
+        task.uncancel()  # the call finished despite the cancel: its answer still goes out
     return result
-
-
-_NO_RESULT = object()
 
 
 class _Route:
@@ -1063,6 +1073,7 @@ def build_app(
     jobs: JobManager | None = None,
     close_host: bool = False,
     ready_timeout: float = 5.0,
+    settle: bool = False,
 ) -> Starlette:
     """The REST app for ``host``.
 
@@ -1071,6 +1082,7 @@ def build_app(
     :param max_body: largest request body in bytes (413 beyond it).
     :param jobs: the job runner; a fresh :class:`JobManager` by default.
     :param close_host: close ``host`` when the app shuts down (the app owns it).
+    :param settle: once started, :func:`~neural_trader.frontends.calls.settle_heap` (servers).
     """
     if authenticate is None:
         authenticate = make_authenticator(host)
@@ -1080,6 +1092,8 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(host.start)
+        if settle:
+            settle_heap()
         try:
             yield
         finally:
@@ -1123,7 +1137,7 @@ def create_app() -> Starlette:
     scopes_text = os.environ.get(ENV_ANON_SCOPES)
     scopes = Scope.parse_many(scopes_text) if scopes_text else frozenset({Scope.READ})
     authenticate = make_authenticator(host, anonymous_scopes=scopes)
-    return build_app(host, authenticate=authenticate, close_host=True)
+    return build_app(host, authenticate=authenticate, close_host=True, settle=True)
 
 
 def _observe_server(host: Host) -> None:
@@ -1177,7 +1191,7 @@ def serve(
     import uvicorn
 
     options: dict[str, Any] = {"host": host_addr, "port": port, "log_level": log_level,
-                               "access_log": access_log, "loop": "auto", "http": "auto",
+                               "access_log": access_log, "loop": "auto", "http": HTTP_PROTOCOL,
                                "server_header": False,
                                # On SIGTERM, running requests get this long; then they are cancelled,
                                # which cancels their operations (see Operation.invoke).
@@ -1186,7 +1200,7 @@ def serve(
         _observe_server(host)
         if authenticate is None and anonymous_scopes is not None:
             authenticate = make_authenticator(host, required=False, anonymous_scopes=anonymous_scopes)
-        uvicorn.run(build_app(host, authenticate=authenticate), **options)
+        uvicorn.run(build_app(host, authenticate=authenticate, settle=True), **options)
         return
     if authenticate is not None and anonymous_scopes is None:
         raise NtUserError("with more than one worker each process builds its own host, so a custom "
