@@ -95,8 +95,11 @@ def canonical_json(value: Any) -> str:
     Anything else is a ``TypeError``: the serialisation must not fall back on ``str()``, whose text
     may change between versions.
     """
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return _CANONICAL.encode(_plain(value))
+
+
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _decimal_text(value: decimal.Decimal) -> str:
@@ -163,8 +166,16 @@ def record_hash(prev_hash: str, *, seq: int, at: dt.datetime, actor: str, action
                 payload: str, result: str) -> str:
     """SHA-256 (hex) of ``prev_hash`` followed by the canonical JSON of the record's fields
     (``payload`` and ``result`` are their canonical JSON texts, as stored)."""
-    body = canonical_json({"seq": seq, "at": at, "actor": actor, "action": action, "target": target,
-                           "payload": payload, "result": result})
+    fields = {"seq": seq, "at": at, "actor": actor, "action": action, "target": target, "payload": payload,
+              "result": result}
+    if (type(seq) is int and type(at) is dt.datetime and type(actor) is str and type(action) is str
+            and (target is None or type(target) is str) and type(payload) is str and type(result) is str):
+        # The usual record, already plain but for its time: what canonical_json would write, without
+        # walking it (this runs for every record appended and every record verified).
+        fields["at"] = _plain(at)
+        body = _CANONICAL.encode(fields)
+    else:
+        body = canonical_json(fields)
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -357,6 +368,7 @@ class AuditLog:
         if not entries:
             return []
         records: list[AuditRecord] = []
+        rows: list[dict[str, Any]] = []
         tail = self._lock_tail(session)
         seq, prev_hash = (0, GENESIS) if tail is None else (tail.seq, tail.hash)
         for entry in entries:
@@ -364,13 +376,14 @@ class AuditLog:
             if at.tzinfo is None:
                 raise ValueError(f"naive datetime {at!r}: record timezone-aware UTC datetimes")
             seq += 1
-            record = AuditRecord(seq=seq, at=at.astimezone(dt.UTC), actor=entry["actor"], action=entry["action"],
-                                 target=entry.get("target"), payload=canonical_json(entry.get("payload")),
-                                 result=canonical_json(entry.get("result")), prev_hash=prev_hash, hash="")
-            record = attrs.evolve(record, hash=record.computed_hash())
-            records.append(record)
-            prev_hash = record.hash
-        session.connection().execute(_APPEND, [attrs.asdict(r) for r in records])
+            fields = {"seq": seq, "at": at.astimezone(dt.UTC), "actor": entry["actor"], "action": entry["action"],
+                      "target": entry.get("target"), "payload": canonical_json(entry.get("payload")),
+                      "result": canonical_json(entry.get("result"))}
+            digest = record_hash(prev_hash, **fields)
+            rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
+            records.append(AuditRecord(**rows[-1]))
+            prev_hash = digest
+        session.connection().execute(_APPEND, rows)
         for record in records:
             if record.seq % self.checkpoint_every == 0:
                 self._sign(session, record)
