@@ -50,6 +50,7 @@ from neural_trader.domain.orders import (
     OrderRequest,
     OrderSide,
     OrderStatus,
+    OrderType,
     Position,
     TradingState,
     bracket_leg_ids,
@@ -192,6 +193,24 @@ def _limits_of(row: Any) -> RiskLimits:
 def _state(row: Any) -> dict[str, Any]:
     return {"status": row.status, "filled_qty": row.filled_qty, "avg_fill_price": row.avg_fill_price,
             "broker_order_id": row.broker_order_id, "reason_code": row.reason_code, "reason": row.reason}
+
+
+def _is_leg_of(entry: Any, leg: BrokerOrder) -> bool:
+    """Whether ``leg`` is an exit leg of the stored bracket entry ``entry``: under its
+    :func:`bracket_leg_ids` (the paper broker), or one the broker nests under it (``parent``, ids
+    the broker made up: Alpaca) that is its take profit or its stop loss (the same symbol, the other
+    side, no more than its quantity, at its prices)."""
+    if leg.client_order_id in bracket_leg_ids(entry.client_order_id):
+        return True
+    r = leg.request
+    if r is None or leg.parent != entry.client_order_id or entry.take_profit is None or r.is_bracket \
+            or r.symbol != entry.symbol or r.side.value == entry.side or r.qty > entry.qty:
+        return False
+    if r.type is OrderType.LIMIT:
+        return r.limit_price == entry.take_profit
+    if r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        return r.stop_price == entry.stop_loss and r.limit_price == entry.stop_loss_limit
+    return False
 
 
 # -- the write path's tables, in SQLAlchemy Core (no ORM objects on the hot path) ----------------------
@@ -953,7 +972,7 @@ class OrderManager:
         entry's owner, linked to it (``parent`` in its fingerprint). It is the broker's order: never
         sent, never checked by the risk gate (it only reduces the entry's position)."""
         coid = leg.client_order_id
-        if leg.request is None or coid not in bracket_leg_ids(entry.client_order_id):
+        if leg.request is None or not _is_leg_of(entry, leg):
             raise NtConflict(f"broker {self.broker.name!r} reports {coid!r} as a leg of {entry.client_order_id!r}, "
                              "which it is not; reconcile and check the broker")
         fingerprint = {**_fingerprint(leg.request, account=self.account, broker=self.broker.name),
@@ -1139,6 +1158,22 @@ class OrderManager:
         error: str | None = None
         try:
             broker_open = {b.client_order_id: b for b in await self.broker.open_orders()}
+            # Our bracket entries' legs first: once the entry filled, the broker lists each leg as an
+            # open order of its own (Alpaca under ids it made up), which must be stored as ours and
+            # synced, never adopted as placed outside the system.
+            looked_up: dict[str, BrokerOrder | None] = {}
+            for entry in self._unseen_legs():
+                answer = broker_open.get(entry)
+                if answer is None:
+                    answer = looked_up[entry] = await self.broker.lookup(entry)
+                if answer is None or answer.filled_qty == 0:
+                    continue
+                if not answer.legs and callable(legs_of := getattr(self.broker, "legs", None)):
+                    answer = attrs.evolve(answer, legs=tuple(await legs_of(entry)))
+                new = [leg.client_order_id for leg in answer.legs if not self._holds(leg.client_order_id)]
+                found.extend(self._repair(answer, actor=actor))
+                found.extend(Discrepancy(kind="bracket_leg", target=coid, repaired=True,
+                                         detail=f"an exit leg of our bracket {entry}: stored") for coid in new)
             for coid, brief in broker_open.items():
                 with self.storage.session() as session:
                     row = session.exec(select(OrderRow).where(OrderRow.client_order_id == coid)).first()
@@ -1161,7 +1196,10 @@ class OrderManager:
             for order in self._orders(open_only=True):
                 if order.client_order_id in broker_open:
                     continue
-                answer = await self.broker.lookup(order.client_order_id)
+                if order.client_order_id in looked_up:
+                    answer = looked_up[order.client_order_id]
+                else:
+                    answer = await self.broker.lookup(order.client_order_id)
                 if answer is not None:
                     found.extend(self._repair(answer, actor=actor))
                 elif order.status in (OrderStatus.NEW, OrderStatus.UNKNOWN):
@@ -1174,11 +1212,6 @@ class OrderManager:
                     found.append(Discrepancy(kind="missing_at_broker", target=order.client_order_id,
                                              repaired=False, detail=f"we hold it {order.status.value}; the "
                                                                     "broker does not know it"))
-            # A broker that reports bracket legs under <entry>.tp / .sl (reports_legs: the paper broker).
-            for entry in self._unseen_legs() if getattr(self.broker, "reports_legs", False) else ():
-                answer = await self.broker.lookup(entry)
-                if answer is not None:
-                    found.extend(self._repair(answer, actor=actor))
             ours = {p.symbol: p.qty for p in self.positions() if p.qty != 0}
             theirs = {p.symbol: p.qty for p in await self.broker.positions() if p.qty != 0}
             for symbol in sorted(set(ours) | set(theirs)):
@@ -1212,17 +1245,26 @@ class OrderManager:
         return [Discrepancy(kind="order", target=answer.client_order_id, detail=n, repaired=True) for n in notes]
 
     def _unseen_legs(self) -> list[str]:
-        """Our filled bracket entries with a leg we have not stored (the broker opened and perhaps
-        closed it while we did not listen): their client order ids."""
+        """Our bracket entries that have filled or may have (filled, partially filled, or still open
+        here: it may have filled at the broker while we did not listen) with fewer than their two
+        legs stored (a stored order whose fingerprint names the entry its ``parent``): their client
+        order ids, oldest first. The broker opened those legs, and perhaps closed them."""
+        parent = _ORDERS.c.fingerprint["parent"].as_string()
         with self.storage.session() as session:
             conn = session.connection()
-            entries = list(conn.execute(sa.select(_ORDERS.c.client_order_id).where(
-                _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_not(None),
-                _ORDERS.c.status.in_([OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value]))).scalars())
-            legs = {c: e for e in entries for c in bracket_leg_ids(e)}
-            stored = set(conn.execute(sa.select(_ORDERS.c.client_order_id).where(
-                _ORDERS.c.client_order_id.in_(list(legs)))).scalars()) if legs else set()
-        return list(dict.fromkeys(e for c, e in legs.items() if c not in stored))
+            entries = [coid for coid, status, filled in conn.execute(
+                sa.select(_ORDERS.c.client_order_id, _ORDERS.c.status, _ORDERS.c.filled_qty).where(
+                    _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_not(None),
+                    _ORDERS.c.status != OrderStatus.REJECTED.value).order_by(_ORDERS.c.id))
+                if status in _OPEN or filled > 0]
+            if not entries:
+                return []
+            legs: dict[str, int] = {}
+            for of, n in conn.execute(sa.select(parent, sa.func.count()).where(
+                    _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_(None),
+                    parent.in_(entries)).group_by(parent)):
+                legs[of] = n
+        return [e for e in entries if legs.get(e, 0) < len(bracket_leg_ids(e))]
 
     def _holds(self, client_order_id: str) -> bool:
         with self.storage.session() as session:

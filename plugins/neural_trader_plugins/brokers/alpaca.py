@@ -302,8 +302,12 @@ def fill_since(*, broker_order_id: str, client_order_id: str, symbol: str, side:
 
 
 def order_from_alpaca(body: Any, *, known_filled_qty: decimal.Decimal = decimal.Decimal(0),
-                      known_avg_price: decimal.Decimal | None = None) -> BrokerOrder:
-    """A :class:`BrokerOrder` from Alpaca's order object; ``known_*`` as in :func:`fill_since`."""
+                      known_avg_price: decimal.Decimal | None = None, parent: str | None = None) -> BrokerOrder:
+    """A :class:`BrokerOrder` from Alpaca's order object; ``known_*`` as in :func:`fill_since`.
+    Its ``request`` is what :func:`request_from_alpaca` reads. A bracket / OCO / OTO entry that has
+    filled (some of) its quantity carries its nested legs in ``legs`` (:func:`legs_from_alpaca`):
+    before that Alpaca holds them (status ``held``), and they are not orders that can fill yet.
+    ``parent``: for a leg, its entry's client order id."""
     if not isinstance(body, Mapping):
         raise _bad("an order", f"expected an object, got {type(body).__name__}")
     order_id, client_order_id = _field(body, "id", "an order"), _field(body, "client_order_id", "an order")
@@ -331,9 +335,14 @@ def order_from_alpaca(body: Any, *, known_filled_qty: decimal.Decimal = decimal.
         reason: str | None = f"replaced by order {body.get('replaced_by')}"
     else:
         reason = None if alpaca_status == status.value else f"alpaca status {alpaca_status}"
+    if parent is None:
+        request = request_from_alpaca(body)
+    else:  # a leg is a simple order of its own; its order_class is its entry's
+        request = request_from_alpaca({**body, "order_class": "simple"})
+    legs = legs_from_alpaca(body) if parent is None and filled > 0 else ()
     return BrokerOrder(client_order_id=client_order_id, broker_order_id=order_id, status=status,
                        filled_qty=filled, avg_fill_price=avg if filled > 0 else None, reason=reason,
-                       fills=(fill,) if fill is not None else ())
+                       fills=(fill,) if fill is not None else (), request=request, legs=legs, parent=parent)
 
 
 def request_from_alpaca(body: Any) -> OrderRequest | None:
@@ -366,13 +375,17 @@ def request_from_alpaca(body: Any) -> OrderRequest | None:
 
 
 def legs_from_alpaca(body: Any) -> tuple[BrokerOrder, ...]:
-    """The legs of a bracket / OCO / OTO order (``nested=true``), each under its own client order id."""
+    """The legs of a bracket / OCO / OTO order (``nested=true``), each under its own client order id
+    (Alpaca makes them up) with ``parent`` the order's client order id."""
     legs = body.get("legs") if isinstance(body, Mapping) else None
-    if legs is None:
+    if legs is None or body.get("order_class") in (None, "", "simple"):
         return ()
     if not isinstance(legs, list):
         raise _bad("an order", f"legs is {type(legs).__name__}, not a list")
-    return tuple(order_from_alpaca(leg) for leg in legs)
+    parent = body.get("client_order_id")
+    if not isinstance(parent, str):
+        raise _bad("an order", "client_order_id must be text")
+    return tuple(order_from_alpaca(leg, parent=parent) for leg in legs)
 
 
 def position_from_alpaca(body: Any) -> Position:
