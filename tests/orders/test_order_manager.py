@@ -187,6 +187,24 @@ async def test_reducing_lets_only_orders_that_shrink_the_position_through(make_m
     assert broker.submits("o-2") == broker.submits("o-3") == 0
 
 
+async def test_reducing_counts_the_open_orders_on_the_reducing_side(make_manager, broker) -> None:
+    """Reduce-only looks at the open orders as well as the position (read only when a rule needs
+    them: here the trading state does)."""
+    manager = make_manager(broker)
+    await manager.start()
+    await manager.submit(buy("o-1", qty="10"), actor="t")
+    await manager.set_trading_state(TradingState.REDUCING, actor="admin")
+    resting = OrderRequest(client_order_id="o-2", symbol="AAPL", side="sell", qty="6", type="limit",
+                           limit_price="150")
+    assert (await manager.submit(resting, actor="t")).status is OrderStatus.ACCEPTED
+    five = OrderRequest(client_order_id="o-3", symbol="AAPL", side="sell", qty="5")
+    assert (await manager.submit(five, actor="t")).status is OrderStatus.REJECTED  # 6 + 5 > 10
+    assert manager.reason_code("o-3") == "reducing_only"
+    four = OrderRequest(client_order_id="o-4", symbol="AAPL", side="sell", qty="4")
+    assert (await manager.submit(four, actor="t")).status is OrderStatus.FILLED
+    assert broker.submits("o-3") == 0
+
+
 async def test_replace_cancels_and_links_a_new_order(make_manager) -> None:
     broker = FakeBroker(fill_at=None)
     manager = make_manager(broker)

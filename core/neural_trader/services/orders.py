@@ -329,10 +329,16 @@ class _Book:
                                                 realized_pnl=D(0), last_price=None, updated_at=self.manager.clock())
         return positions[symbol]
 
-    def check_fills(self, fill_ids: Iterable[str]) -> None:
-        """Look up which of ``fill_ids`` are applied already (one query for a batch's fills)."""
+    def check_fills(self, fill_ids: Iterable[str], *, unfilled: Iterable[str] = ()) -> None:
+        """Look up which of ``fill_ids`` are applied already (one query for a batch's fills). None is
+        when each of the loaded orders ``unfilled`` names has nothing filled: a fill is applied with
+        its order's filled quantity, in one transaction, so then there is nothing to look up."""
         wanted = [f for f in dict.fromkeys(fill_ids) if f not in self._fills_checked]
         if not wanted:
+            return
+        rows = [self._orders.get(c) for c in unfilled]
+        if rows and all(row is not None and row.filled_qty == 0 for row in rows):
+            self._fills_checked.update(wanted)
             return
         self._fills_known.update(self.conn.execute(_FILLS_SEEN, {"broker": self.manager.broker.name,
                                                                   "ids": wanted}).scalars())
@@ -405,14 +411,22 @@ class _RiskView:
         account = book.manager.account
         self.book = book
         self.positions = book.positions()
-        symbols = sorted({r.symbol for r in requests})
-        self.pending: dict[tuple[str, str], D] = {}
-        for symbol, side, qty, filled in book.conn.execute(_OPEN_QTY, {"account": account, "symbols": symbols}):
-            self.pending[(symbol, side)] = self.pending.get((symbol, side), D(0)) + qty - filled
-        recent = book.conn.execute(_RECENT, {"account": account, "since": now - dt.timedelta(minutes=1)})
-        self.recent_by_strategy: dict[str | None, int] = {s: int(n) for s, n in recent}
-        self.recent = sum(self.recent_by_strategy.values())
         self.limit_rows = [_limits_of(r) for r in book.conn.execute(_LIMITS_OF, {"account": account})]
+        # The open quantities and the last minute's orders are read only when a rule looks at them:
+        # with no limit that does, the gate's answer is the same whatever they are (a round trip
+        # each, on every commit).
+        self.pending: dict[tuple[str, str], D] = {}
+        if book.account.trading_state == TradingState.REDUCING.value or any(
+                limits.max_position_qty is not None or limits.max_gross_exposure is not None
+                or limits.max_daily_loss is not None for limits in self.limit_rows):
+            symbols = sorted({r.symbol for r in requests})
+            for symbol, side, qty, filled in book.conn.execute(_OPEN_QTY, {"account": account, "symbols": symbols}):
+                self.pending[(symbol, side)] = self.pending.get((symbol, side), D(0)) + qty - filled
+        self.recent_by_strategy: dict[str | None, int] = {}
+        if any(limits.max_orders_per_minute is not None for limits in self.limit_rows):
+            recent = book.conn.execute(_RECENT, {"account": account, "since": now - dt.timedelta(minutes=1)})
+            self.recent_by_strategy = {s: int(n) for s, n in recent}
+        self.recent = sum(self.recent_by_strategy.values())
         self.extra_gross = D(0)
 
     def context(self, request: OrderRequest, quote: PriceRef | None, now: dt.datetime) -> RiskContext:
@@ -898,7 +912,8 @@ class OrderManager:
             with self.storage.session(write=True) as session:
                 book = _Book(self, session)
                 book.load_orders(order.client_order_id for _, order, _ in sent)
-                book.check_fills(f.fill_id for _, _, a in sent if isinstance(a, BrokerOrder) for f in a.fills)
+                book.check_fills((f.fill_id for _, order, a in sent if isinstance(a, BrokerOrder) for f in a.fills),
+                                 unfilled=[order.client_order_id for _, order, _ in sent])
                 out = [self._answered(book, actor, order, answer) for actor, order, answer in sent]
                 book.write()
             return out
