@@ -179,8 +179,6 @@ async def test_legs_missing_from_the_lookup_come_from_the_nested_order(
     assert nested.url.params["nested"] == "true"
 
 
-@pytest.mark.xfail(strict=True, reason="Order.legs is bracket_leg_ids(<entry>), not the legs stored: "
-                                       "the domain's Order needs the stored legs (outside this change)")
 async def test_the_entry_names_the_alpaca_legs_it_stored(make_manager, alpaca, storage) -> None:  # type: ignore[no-untyped-def]
     await placed(make_manager, alpaca)
     entry = filled_entry()

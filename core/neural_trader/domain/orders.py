@@ -297,6 +297,9 @@ class Order:
     updated_at: dt.datetime
     #: A bracket leg's entry order (its client order id); ``None`` for any other order.
     parent: str | None = None
+    #: A bracket entry's exit legs as stored, in the order the broker opened them; ``None`` until
+    #: they are (:attr:`legs` then names the ids a broker that names them after the entry will use).
+    stored_legs: tuple[str, ...] | None = None
 
     @property
     def client_order_id(self) -> str:
@@ -305,8 +308,11 @@ class Order:
     @property
     def legs(self) -> tuple[str, ...]:
         """A bracket entry's exit legs (take profit, stop loss) by client order id, working once the
-        entry fills (:func:`bracket_leg_ids`); ``()`` for any other order."""
-        return bracket_leg_ids(self.client_order_id) if self.request.is_bracket else ()
+        entry fills: the stored ones (a broker such as Alpaca names them itself), else the ids
+        :func:`bracket_leg_ids` gives them; ``()`` for any other order."""
+        if not self.request.is_bracket:
+            return ()
+        return self.stored_legs if self.stored_legs is not None else bracket_leg_ids(self.client_order_id)
 
     @property
     def remaining_qty(self) -> decimal.Decimal:

@@ -169,7 +169,8 @@ def _order_of(row: Any) -> Order:
     return Order(request=_request_of(row), status=row.status, broker=row.broker,
                  broker_order_id=row.broker_order_id, filled_qty=row.filled_qty,
                  avg_fill_price=row.avg_fill_price, reason=row.reason, created_at=row.created_at,
-                 updated_at=row.updated_at, parent=(row.fingerprint or {}).get("parent"))
+                 updated_at=row.updated_at, parent=(row.fingerprint or {}).get("parent"),
+                 stored_legs=tuple(row.legs) if row.legs else None)
 
 
 def _store(row: Any, order: Order) -> None:
@@ -221,7 +222,7 @@ _ACCOUNTS: sa.Table = TradingAccountRow.__table__  # type: ignore[attr-defined]
 _LIMITS: sa.Table = RiskLimitRow.__table__  # type: ignore[attr-defined]
 #: What a transaction may change of a stored order, of a position and of an account.
 _ORDER_CHANGES = ("status", "filled_qty", "avg_fill_price", "broker_order_id", "reason", "reason_code",
-                  "replaced_by", "updated_at")
+                  "replaced_by", "legs", "updated_at")
 _POSITION_CHANGES = ("qty", "avg_price", "realized_pnl", "last_price", "updated_at")
 _ACCOUNT_CHANGES = ("cash", "day", "day_start_equity", "updated_at")
 #: The most orders one commit admits (the rest wait for the next).
@@ -757,6 +758,7 @@ class OrderManager:
             "avg_fill_price": None, "reason_code": rejection.code.value if rejection else None,
             "reason": rejection.message[:500] if rejection else None, "fingerprint": fingerprint,
             "strategy": request.strategy, "owner": owner[:200], "replaces": replaces, "replaced_by": None,
+            "legs": None,
             "adopted": adopted, "created_at": now, "updated_at": now}
 
     @staticmethod
@@ -994,6 +996,7 @@ class OrderManager:
                        "parent": entry.client_order_id}
         now = self.clock()
         row = book.add_order(self._new_order(leg.request, fingerprint, owner=entry.owner, now=now))
+        entry.legs = [*(entry.legs or []), coid]
         book.audit(actor=actor, action="order.leg", target=coid, payload=fingerprint, result=_state(row), at=now)
         return row
 

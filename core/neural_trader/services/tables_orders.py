@@ -84,6 +84,8 @@ class OrderRow(Table, table=True):
     #: ``orders.replace``: the order this one replaced, and the one that replaced this.
     replaces: str | None = Field(default=None, max_length=128)
     replaced_by: str | None = Field(default=None, max_length=128)
+    #: A bracket entry's exit legs (client order ids) once stored; ``None`` until then.
+    legs: list[str] | None = Field(default=None, sa_type=sa.JSON)
     #: True for an order placed outside the system and adopted by reconciliation.
     adopted: bool = Field(default=False)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
