@@ -91,3 +91,31 @@ def test_the_gate_alone_checks_halted_before_anything_else() -> None:
     rejection = gate.check(req("h", symbol="NOQUOTE"), RiskContext(trading_state=TradingState.HALTED))
     assert rejection is not None and rejection.code is RejectCode.TRADING_HALTED
     assert gate.check(req("ok", type="limit", limit_price="5"), RiskContext()) is None
+
+
+async def test_the_order_rate_counts_the_last_minute_across_managers_as_it_moves(make_manager, clock) -> None:
+    """The order-rate limit's count is kept up to date from the orders committed since the last
+    look: it counts another process's orders (a second manager on the same account), not rejected
+    ones, and lets orders go as they turn a minute old."""
+    broker = FakeBroker(fill_at=D(100))
+    manager = make_manager(broker)
+    other = make_manager(broker)  # another process on the same database and account
+    await manager.start()
+    await other.start()
+    manager.set_limits(RiskLimits(account="default", max_orders_per_minute=3, max_order_qty=D(10)),
+                       actor="admin")
+    assert (await manager.submit(req("a1"), actor="t")).status is not OrderStatus.REJECTED
+    clock.advance(seconds=20)
+    assert (await other.submit(req("b1"), actor="t")).status is not OrderStatus.REJECTED
+    assert (await other.submit(req("big", qty="11"), actor="t")).status is OrderStatus.REJECTED  # not counted
+    assert (await manager.submit(req("a2"), actor="t")).status is not OrderStatus.REJECTED
+    clock.advance(seconds=20)
+    assert (await manager.submit(req("a3"), actor="t")).status is OrderStatus.REJECTED  # a1, b1, a2
+    assert manager.reason_code("a3") == RejectCode.ORDER_RATE.value
+    clock.advance(seconds=21)  # a1 is now over a minute old
+    assert (await manager.submit(req("a4"), actor="t")).status is not OrderStatus.REJECTED
+    assert (await other.submit(req("b2"), actor="t")).status is OrderStatus.REJECTED  # b1, a2, a4
+    clock.advance(seconds=20)  # b1 and a2 are over a minute old
+    assert (await other.submit(req("b3"), actor="t")).status is not OrderStatus.REJECTED
+    assert (await manager.submit(req("a5"), actor="t")).status is not OrderStatus.REJECTED
+    assert (await manager.submit(req("a6"), actor="t")).status is OrderStatus.REJECTED  # a4, b3, a5
