@@ -27,21 +27,19 @@ from neural_trader_plugins.brokers.alpaca import AlpacaBroker
 from neural_trader_plugins.trading.api import OrderView
 
 from .conftest import fixed_quotes
-from .test_alpaca_broker import BY_CLIENT_ID, KEYS, ORDERS, Replay, fixture
+from .test_alpaca_broker import (
+    BY_CLIENT_ID,
+    KEYS,
+    ORDERS,
+    Replay,
+    _no_real_keys,  # noqa: F401  (autouse: no real keys from the environment)
+    fixture,
+)
 
 D = decimal.Decimal
 S = OrderStatus
 ENTRY = "strat-brk-0005"  # the recorded bracket's client order id
 TP, SL = "9d1b6f3e-tp", "9d1b6f3e-sl"  # its legs' ids, made up by Alpaca
-
-
-@pytest.fixture(autouse=True)
-def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("NT_ALPACA", "APCA_")) or name == "NT_ENABLE_LIVE_TRADING":
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
