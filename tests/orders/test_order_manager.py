@@ -11,7 +11,7 @@ import anyio
 import pytest
 from sqlmodel import select
 
-from neural_trader.domain.orders import Fill, OrderRequest, OrderStatus, TradingState
+from neural_trader.domain.orders import BrokerOrder, Fill, OrderRequest, OrderStatus, TradingState
 from neural_trader.errors import NtConflict, NtUnavailable
 from neural_trader.services.audit import AuditLog
 from neural_trader.services.storage import Storage
@@ -254,3 +254,31 @@ def test_audit_is_appended_in_the_same_transaction(storage: Storage, audit: Audi
     assert rows(storage) == []
     with storage.session() as session:
         assert session.exec(select(AuditRecordRow)).all() == []
+
+
+async def test_fills_that_restate_applied_ones_are_booked_from_the_brokers_totals(make_manager) -> None:
+    """A broker that reports "the fill since" a baseline it was not told (Alpaca's lookup of an order
+    partly filled before a restart: one fill for the whole cumulative quantity, under a new id) must
+    not book the first part twice: the broker's total decides, at the price that keeps its average."""
+    broker = FakeBroker(fill_at=None)
+    manager = make_manager(broker)
+    await manager.start()
+    await manager.submit(buy("o-1", qty="100", type="limit", limit_price="110"), actor="t")
+    at = manager.clock()
+
+    def answer(status: str, filled: str, avg: str, fill_id: str, qty: str, price: str) -> BrokerOrder:
+        fill = Fill(fill_id=fill_id, client_order_id="o-1", symbol="AAPL", side="buy", qty=qty, price=price, time=at)
+        return BrokerOrder(client_order_id="o-1", broker_order_id="X", status=status, filled_qty=D(filled),
+                           avg_fill_price=D(avg), fills=(fill,))
+
+    manager.record(answer("partially_filled", "50", "100", "X:50", "50", "100"), actor="broker")
+    cash = manager.cash()
+    restated = answer("filled", "100", "101", "X:100", "100", "101")  # from 0, not from the 50 we hold
+    order = manager.record(restated, actor="broker")
+    assert order.status is OrderStatus.FILLED and order.filled_qty == 100 and order.avg_fill_price == 101
+    assert manager.positions()[0].qty == 100
+    assert sum(f.qty for f in manager.fills()) == 100
+    assert [f.price for f in manager.fills()] == [D(100), D(102)]  # 50 at 102 keeps the average of 101
+    assert manager.cash() == cash - 50 * D(102)
+    manager.record(restated, actor="broker")  # the same report again changes nothing
+    assert sum(f.qty for f in manager.fills()) == 100 and manager.cash() == cash - 50 * D(102)

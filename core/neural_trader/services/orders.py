@@ -1048,7 +1048,15 @@ class OrderManager:
         before = _state(row)
         if answer.broker_order_id and order.broker_order_id != answer.broker_order_id:
             order = attrs.evolve(order, broker_order_id=answer.broker_order_id, updated_at=now)
-        for fill in answer.fills:
+        fresh = [fill for fill in answer.fills if not book.applied(fill.fill_id)]
+        if answer.filled_qty > 0 and order.filled_qty + sum(f.qty for f in fresh) > answer.filled_qty:
+            # The new fills add up past the broker's own total: they restate fills we hold (a broker
+            # that reports "the fill since" a baseline it was not told, as Alpaca's lookup does for an
+            # order partly filled before a restart). The total decides: what it adds is booked below.
+            notes.append(f"fills {', '.join(f.fill_id for f in fresh)} restate fills already applied; booked "
+                         "from the broker's totals")
+            fresh = []
+        for fill in fresh:
             if (applied := self._apply_fill(book, order, fill, actor=actor)) is not None:
                 order = applied
                 notes.append(f"fill {fill.fill_id} applied")
