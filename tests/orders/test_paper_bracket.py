@@ -291,3 +291,22 @@ async def test_reconciliation_books_the_legs_of_an_entry_whose_fill_came_without
     assert report.ok, report
     assert statuses(manager) == {"b1": S.FILLED, "b1.tp": S.FILLED, "b1.sl": S.CANCELED}
     assert manager.positions()[0].qty == 0 and manager.cash() == D(10_000) - D(990) + D(1120)
+
+
+async def test_legs_stored_before_orders_legs_existed_are_named_after_one_reconciliation(make_manager,
+                                                                                         storage) -> None:
+    """A database from before migration 0007 holds the legs but not the entry's list of them: one
+    reconciliation fills it in, and the next one has no leg left to look up."""
+    broker = paper(storage)
+    manager = await traded(make_manager, broker)
+    await manager.submit(bracket("b1"), actor="alice")
+    with storage.session(write=True) as session:
+        entry = session.exec(select(OrderRow).where(OrderRow.client_order_id == "b1")).one()
+        assert entry.legs == ["b1.tp", "b1.sl"]
+        entry.legs = None
+        session.add(entry)
+    assert manager._unseen_legs() == ["b1"]
+    assert (await manager.reconcile()).ok
+    assert manager._unseen_legs() == []
+    assert manager.get("b1").stored_legs == ("b1.tp", "b1.sl")
+    assert statuses(manager) == {"b1": S.FILLED, "b1.tp": S.ACCEPTED, "b1.sl": S.ACCEPTED}

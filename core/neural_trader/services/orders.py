@@ -1094,9 +1094,16 @@ class OrderManager:
             if known is not None and (known.fingerprint or {}).get("parent") != row.client_order_id:
                 raise NtConflict(f"client order id {leg.client_order_id!r} is used by another order, and broker "
                                  f"{self.broker.name!r} reports it as a leg of {row.client_order_id!r}")
-            leg_row = known if known is not None else self._store_leg(book, row, leg, actor=actor)
+            if known is None:
+                leg_row = self._store_leg(book, row, leg, actor=actor)
+            else:
+                leg_row = known
+                if known.client_order_id not in (row.legs or ()):  # stored before orders.legs existed
+                    row.legs = [*(row.legs or []), known.client_order_id]
             _, leg_notes = self._sync(book, leg_row, leg, actor=actor)
             notes.extend(leg_notes)
+        if answer.legs and row.legs:
+            order = attrs.evolve(order, stored_legs=tuple(row.legs))
         return order, notes
 
     def apply_fill(self, fill: Fill, *, actor: str) -> bool:
@@ -1314,24 +1321,15 @@ class OrderManager:
     def _unseen_legs(self) -> list[str]:
         """Our bracket entries that have filled or may have (filled, partially filled, or still open
         here: it may have filled at the broker while we did not listen) with fewer than their two
-        legs stored (a stored order whose fingerprint names the entry its ``parent``): their client
-        order ids, oldest first. The broker opened those legs, and perhaps closed them."""
-        parent = _ORDERS.c.fingerprint["parent"].as_string()
+        legs stored (``orders.legs``): their client order ids, oldest first. The broker opened those
+        legs, and perhaps closed them."""
         with self.storage.session() as session:
-            conn = session.connection()
-            entries = [coid for coid, status, filled in conn.execute(
-                sa.select(_ORDERS.c.client_order_id, _ORDERS.c.status, _ORDERS.c.filled_qty).where(
+            rows = session.connection().execute(
+                sa.select(_ORDERS.c.client_order_id, _ORDERS.c.status, _ORDERS.c.filled_qty, _ORDERS.c.legs).where(
                     _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_not(None),
                     _ORDERS.c.status != OrderStatus.REJECTED.value).order_by(_ORDERS.c.id))
-                if status in _OPEN or filled > 0]
-            if not entries:
-                return []
-            legs: dict[str, int] = {}
-            for of, n in conn.execute(sa.select(parent, sa.func.count()).where(
-                    _ORDERS.c.account == self.account, _ORDERS.c.take_profit.is_(None),
-                    parent.in_(entries)).group_by(parent)):
-                legs[of] = n
-        return [e for e in entries if legs.get(e, 0) < len(bracket_leg_ids(e))]
+            return [coid for coid, status, filled, legs in rows
+                    if (status in _OPEN or filled > 0) and len(legs or ()) < len(bracket_leg_ids(coid))]
 
     def _holds(self, client_order_id: str) -> bool:
         with self.storage.session() as session:
