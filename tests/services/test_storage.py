@@ -192,6 +192,42 @@ def test_an_unreachable_database_is_unavailable_not_a_crash() -> None:
     assert "127.0.0.1:1" in str(caught.value)
 
 
+def _backend_pid(storage: Storage) -> int:
+    with storage.session() as session:
+        return int(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_dead_one_is_replaced(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Storage(postgres_url, ping_after_idle_s=0.3) as storage:
+        pings: list[object] = []
+        ping = storage.engine.dialect.do_ping
+        monkeypatch.setattr(storage.engine.dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
+        first = _backend_pid(storage)
+        for _ in range(5):  # lent again at once: no round trip to test it
+            assert _backend_pid(storage) == first
+        assert pings == []
+        # The database drops the pooled connection (a restart, an idle cut by a proxy).
+        with Storage(postgres_url) as admin, admin.session() as session:
+            assert session.connection().exec_driver_sql(f"SELECT pg_terminate_backend({first})").scalar_one()
+        time.sleep(0.4)
+        second = _backend_pid(storage)  # idle long enough: tested, found dead, replaced
+        assert second != first
+        assert len(pings) == 1
+
+
+@pytest.mark.postgres
+def test_a_connection_that_dies_in_steady_use_fails_once_then_the_pool_recovers(postgres_url: str) -> None:
+    with Storage(postgres_url, ping_after_idle_s=60) as storage:
+        first = _backend_pid(storage)
+        with Storage(postgres_url) as admin, admin.session() as session:
+            session.connection().exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        with pytest.raises(NtUnavailable, match="unavailable"):
+            _backend_pid(storage)
+        assert _backend_pid(storage) != first
+
+
 def test_postgresql_urls_are_normalised_to_psycopg_3() -> None:
     assert normalize_url("postgresql://u:pw@h:5432/db").drivername == "postgresql+psycopg"
     assert normalize_url("postgres://u:pw@h/db").drivername == "postgresql+psycopg"
