@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from branches import ALL_BRANCH_NAMES, PACK_BRANCH_NAMES, PACK_BRANCHES
 from sqlmodel import select
 
-from branches import ALL_BRANCH_NAMES, PACK_BRANCH_NAMES, PACK_BRANCHES
 from neural_trader.errors import NtPluginError, NtUnavailable, NtUserError
 from neural_trader.ops import Scope
 from neural_trader.services import Services
