@@ -268,12 +268,12 @@ async def test_fills_that_restate_applied_ones_are_booked_from_the_brokers_total
 
     def answer(status: str, filled: str, avg: str, fill_id: str, qty: str, price: str) -> BrokerOrder:
         fill = Fill(fill_id=fill_id, client_order_id="o-1", symbol="AAPL", side="buy", qty=qty, price=price, time=at)
-        return BrokerOrder(client_order_id="o-1", broker_order_id="X", status=status, filled_qty=D(filled),
+        return BrokerOrder(client_order_id="o-1", broker_order_id="b-1", status=status, filled_qty=D(filled),
                            avg_fill_price=D(avg), fills=(fill,))
 
-    manager.record(answer("partially_filled", "50", "100", "X:50", "50", "100"), actor="broker")
+    manager.record(answer("partially_filled", "50", "100", "b-1:50", "50", "100"), actor="broker")
     cash = manager.cash()
-    restated = answer("filled", "100", "101", "X:100", "100", "101")  # from 0, not from the 50 we hold
+    restated = answer("filled", "100", "101", "b-1:100", "100", "101")  # from 0, not from the 50 we hold
     order = manager.record(restated, actor="broker")
     assert order.status is OrderStatus.FILLED and order.filled_qty == 100 and order.avg_fill_price == 101
     assert manager.positions()[0].qty == 100
@@ -282,3 +282,33 @@ async def test_fills_that_restate_applied_ones_are_booked_from_the_brokers_total
     assert manager.cash() == cash - 50 * D(102)
     manager.record(restated, actor="broker")  # the same report again changes nothing
     assert sum(f.qty for f in manager.fills()) == 100 and manager.cash() == cash - 50 * D(102)
+
+
+async def test_news_of_another_broker_order_under_our_client_order_id_is_refused_not_booked(
+        make_manager, clock: Clock) -> None:
+    broker = FakeBroker()  # accepts, never fills by itself
+    manager = make_manager(broker)
+    await manager.start()
+    await manager.submit(buy("o-1", type="limit", limit_price="99"), actor="t")
+    assert manager.get("o-1").broker_order_id == "b-1"
+    # The broker (keys changed to another account, or a reset book) knows o-1 as another order,
+    # filled: its fill is not ours.
+    fill = Fill(fill_id="other-1", client_order_id="o-1", symbol="AAPL", side="buy", qty=D(10), price=D("98"),
+                time=clock())
+    other = BrokerOrder(client_order_id="o-1", broker_order_id="b-other", status=OrderStatus.FILLED,
+                        filled_qty=D(10), avg_fill_price=D("98"), fills=(fill,), request=buy("o-1"))
+    with pytest.raises(NtConflict, match="'b-other', but it gave us 'b-1'") as caught:
+        manager.record(other, actor="broker:fake")
+    assert caught.value.details["broker_order_id"] == "b-1"
+    broker.orders["o-1"] = other
+    restarted = make_manager(broker)
+    report = await restarted.start()
+    assert not report.ok
+    assert [(d.kind, d.target, d.repaired) for d in report.discrepancies if d.kind == "broker_order_id"] == \
+        [("broker_order_id", "o-1", False)]
+    assert "broker_order_id o-1" in (report.error or "")
+    order = restarted.get("o-1")
+    assert (order.status, order.filled_qty, order.broker_order_id) == (OrderStatus.ACCEPTED, D(0), "b-1")
+    assert restarted.positions() == [] and restarted.fills() == []
+    with pytest.raises(NtUnavailable, match="reconciliation"):
+        await restarted.submit(buy("o-2"), actor="t")

@@ -695,10 +695,13 @@ class OrderManager:
                                 f"succeeds ({detail}); run the reconciliation again")
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Group commit: the orders that arrived (on ``loop``) while the last commit was being made
-        are admitted in one transaction, sent together, and their answers recorded in one transaction."""
+        """Group commit: the orders that arrived (on ``loop``) while the last batch was at the broker
+        are admitted in one transaction and sent together; the broker's answers are recorded in the
+        next transaction, with the admission of the orders that arrived meanwhile (one commit, not
+        two), and their callers answered once it is committed."""
         queue = self._queues[loop]
-        while queue:
+        answered: list[tuple[_Pending, Order, BrokerOrder | BaseException]] = []
+        while queue or answered:
             batch: list[_Pending] = []
             held: list[_Pending] = []
             ids: set[str] = set()
@@ -708,28 +711,52 @@ class OrderManager:
                 (held if pending.request.client_order_id in ids else batch).append(pending)
                 ids.add(pending.request.client_order_id)
             queue[:] = held + queue[_BATCH:]
+            recording = [pending for pending, _, _ in answered]
             try:
-                await self._commit(batch)
+                recorded, decided = self._commit(answered, batch)
+                answered = []
+                for pending, result in zip(recording, recorded, strict=True):
+                    pending.settle(result)
+                to_send: list[tuple[_Pending, Order]] = []
+                for pending, outcome in zip(batch, decided, strict=True):
+                    if isinstance(outcome, tuple):
+                        order, rejection = outcome
+                        if rejection is None:
+                            to_send.append((pending, order))  # this commit stored it: only it sends it
+                            continue
+                        outcome = order
+                    pending.settle(outcome)
+                if to_send:
+                    answers = await self._ask_broker(to_send)
+                    answered = [(pending, order, answer) for (pending, order), answer in zip(to_send, answers,
+                                                                                             strict=True)]
             except BaseException as exc:  # never leave a caller waiting
-                for pending in batch:
+                for pending in [*recording, *batch]:
                     pending.settle(exc)
+                answered = []
                 if not isinstance(exc, Exception):
                     raise
 
-    async def _commit(self, batch: Sequence[_Pending]) -> None:
-        to_send: list[tuple[_Pending, Order]] = []
-        for pending, outcome in zip(batch, self._admit_each(batch), strict=True):
-            if isinstance(outcome, tuple):
-                order, rejection = outcome
-                if rejection is None:
-                    to_send.append((pending, order))  # this commit stored it: only it sends it
-                    continue
-                outcome = order
-            pending.settle(outcome)
-        if to_send:
-            sent = await self._send_batch(to_send)
-            for (pending, _), result in zip(to_send, sent, strict=True):
-                pending.settle(result)
+    def _commit(self, answered: Sequence[tuple[_Pending, Order, BrokerOrder | BaseException]],
+                batch: Sequence[_Pending]) -> tuple[list[Order | BaseException],
+                                                    list[tuple[Order, RiskRejection | None] | Order | BaseException]]:
+        """One transaction: the broker's ``answered`` recorded, then ``batch`` admitted (the gate sees
+        the fills just booked). Per answered order, what it now is (or its caller's error); per order
+        of the batch, as :meth:`_admit_each`. If the transaction fails, each part on its own."""
+        sent = [(pending.actor, order, answer) for pending, order, answer in answered]
+        if not sent:
+            return [], self._admit_each(batch)
+        if not batch:
+            return self._record_each(sent), []
+        try:
+            with self.storage.session(write=True) as session:
+                book = _Book(self, session)
+                recorded = self._record_into(book, sent)
+                decided = self._admit_into(book, batch, basket=False)
+                book.write()
+        except Exception:
+            return self._record_each(sent), self._admit_each(batch)
+        return recorded, [self._stored_for(p) if d is None else d for p, d in zip(batch, decided, strict=True)]
 
     def _admit_each(self, batch: Sequence[_Pending]) -> list[tuple[Order, RiskRejection | None] | Order | BaseException]:
         """The batch admitted in one transaction: per order, what the gate decided, or for a client
@@ -812,47 +839,53 @@ class OrderManager:
 
     def _admit_batch(self, batch: Sequence[_Pending], *,
                      basket: bool = False) -> list[tuple[Order, RiskRejection | None] | None]:
-        """Check ``batch`` against the risk gate, in order, and store it, in one transaction. Each
-        order is checked against the account and the orders before it (:class:`_RiskView`); ``None``
-        for one whose client order id is stored already (left as it is). In a ``basket`` it is all or
-        none: one rejection stores every order ``rejected`` (the others with reason code ``basket``)."""
-        now = self.clock()
+        """Check ``batch`` against the risk gate and store it, in one transaction (:meth:`_admit_into`)."""
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
-            taken = set(book.conn.execute(_TAKEN, {"ids": [p.request.client_order_id for p in batch]}).scalars())
-            if taken and basket:
-                raise IntegrityError("a basket's client order id is stored already", None, ValueError())
-            stored = [p.request.client_order_id in taken for p in batch]
-            batch = [p for p in batch if p.request.client_order_id not in taken]
-            if not batch:
-                return [None] * len(stored)
-            view = _RiskView(book, [p.request for p in batch], now)
-            rejections: list[RiskRejection | None] = []
-            for pending in batch:
-                rejection = self.gate.check(pending.request, view.context(pending.request, pending.quote, now),
-                                            view.limits(pending.request))
-                rejections.append(rejection)
-                if basket or rejection is None:
-                    view.admit(pending.request, pending.quote)
-            first = next(((p, r) for p, r in zip(batch, rejections, strict=True) if r is not None), None)
-            rows = []
-            for pending, rejection in zip(batch, rejections, strict=True):
-                values = self._new_order(pending.request, pending.fingerprint, owner=pending.actor, now=now,
-                                         rejection=rejection, replaces=pending.replaces)
-                if basket and first is not None and rejection is None:
-                    culprit, why = first
-                    values.update(status=OrderStatus.REJECTED.value, reason_code="basket", reason=(
-                        f"not sent: order {culprit.request.client_order_id} of the basket was rejected "
-                        f"({why.code.value})")[:500])
-                rows.append(book.add_order(values))
-                if pending.replaces is not None:
-                    book.order(pending.replaces).replaced_by = pending.request.client_order_id
-            names = [p.request.client_order_id for p in batch]
-            for pending, row in zip(batch, rows, strict=True):
-                payload = {**pending.fingerprint, "basket": names} if basket else pending.fingerprint
-                book.audit(actor=pending.actor, action="order.submit", target=row.client_order_id, payload=payload,
-                           result={**_state(row), "arrival": self._arrival(pending.request, pending.quote)}, at=now)
+            decided = self._admit_into(book, batch, basket=basket)
             book.write()
+        return decided
+
+    def _admit_into(self, book: _Book, batch: Sequence[_Pending], *,
+                    basket: bool) -> list[tuple[Order, RiskRejection | None] | None]:
+        """Check ``batch`` against the risk gate, in order, and add it to ``book``. Each order is
+        checked against the account and the orders before it (:class:`_RiskView`); ``None`` for one
+        whose client order id is stored already (left as it is). In a ``basket`` it is all or none:
+        one rejection stores every order ``rejected`` (the others with reason code ``basket``)."""
+        now = self.clock()
+        taken = set(book.conn.execute(_TAKEN, {"ids": [p.request.client_order_id for p in batch]}).scalars())
+        if taken and basket:
+            raise IntegrityError("a basket's client order id is stored already", None, ValueError())
+        stored = [p.request.client_order_id in taken for p in batch]
+        batch = [p for p in batch if p.request.client_order_id not in taken]
+        if not batch:
+            return [None] * len(stored)
+        view = _RiskView(book, [p.request for p in batch], now)
+        rejections: list[RiskRejection | None] = []
+        for pending in batch:
+            rejection = self.gate.check(pending.request, view.context(pending.request, pending.quote, now),
+                                        view.limits(pending.request))
+            rejections.append(rejection)
+            if basket or rejection is None:
+                view.admit(pending.request, pending.quote)
+        first = next(((p, r) for p, r in zip(batch, rejections, strict=True) if r is not None), None)
+        rows = []
+        for pending, rejection in zip(batch, rejections, strict=True):
+            values = self._new_order(pending.request, pending.fingerprint, owner=pending.actor, now=now,
+                                     rejection=rejection, replaces=pending.replaces)
+            if basket and first is not None and rejection is None:
+                culprit, why = first
+                values.update(status=OrderStatus.REJECTED.value, reason_code="basket", reason=(
+                    f"not sent: order {culprit.request.client_order_id} of the basket was rejected "
+                    f"({why.code.value})")[:500])
+            rows.append(book.add_order(values))
+            if pending.replaces is not None:
+                book.order(pending.replaces).replaced_by = pending.request.client_order_id
+        names = [p.request.client_order_id for p in batch]
+        for pending, row in zip(batch, rows, strict=True):
+            payload = {**pending.fingerprint, "basket": names} if basket else pending.fingerprint
+            book.audit(actor=pending.actor, action="order.submit", target=row.client_order_id, payload=payload,
+                       result={**_state(row), "arrival": self._arrival(pending.request, pending.quote)}, at=now)
         out: list[tuple[Order, RiskRejection | None] | None] = []
         decided = iter(zip(rows, rejections, strict=True))
         for was_stored in stored:
@@ -924,8 +957,14 @@ class OrderManager:
 
     # -- sending -------------------------------------------------------------------------------------
     async def _send_batch(self, sent: Sequence[tuple[_Pending, Order]]) -> list[Order | BaseException]:
-        """Send admitted orders (together, where the broker takes several at once) and record the
-        answers in one transaction; per order, what it now is or the error its caller gets."""
+        """Send admitted orders and record the answers in one transaction; per order, what it now is
+        or the error its caller gets."""
+        answers = await self._ask_broker(sent)
+        return self._record_each([(p.actor, order, answer) for (p, order), answer in zip(sent, answers, strict=True)])
+
+    async def _ask_broker(self, sent: Sequence[tuple[_Pending, Order]]) -> list[BrokerOrder | BaseException]:
+        """Send admitted orders (together, where the broker takes several at once); per order, the
+        broker's answer or what it raised."""
         from opentelemetry import context as otel_context
 
         from neural_trader.tracing import span
@@ -938,32 +977,34 @@ class OrderManager:
                       orders=len(requests)):
                 if many is not None and len(requests) > 1:
                     try:
-                        answers: list[BrokerOrder | BaseException] = list(await many(requests))
+                        return list(await many(requests))
                     except Exception as exc:
-                        answers = [exc] * len(requests)
-                else:
-                    answers = list(await asyncio.gather(*(self.broker.submit(r) for r in requests),
-                                                        return_exceptions=True))
+                        return [exc] * len(requests)
+                return list(await asyncio.gather(*(self.broker.submit(r) for r in requests), return_exceptions=True))
         finally:
             if token is not None:
                 otel_context.detach(token)
-        return self._record_each([(p.actor, order, answer) for (p, order), answer in zip(sent, answers, strict=True)])
 
     def _record_each(self, sent: Sequence[tuple[str, Order, BrokerOrder | BaseException]]) -> list[Order | BaseException]:
         """The broker's answers recorded in one transaction; if that fails, each on its own."""
         try:
             with self.storage.session(write=True) as session:
                 book = _Book(self, session)
-                book.load_orders(order.client_order_id for _, order, _ in sent)
-                book.check_fills((f.fill_id for _, order, a in sent if isinstance(a, BrokerOrder) for f in a.fills),
-                                 unfilled=[order.client_order_id for _, order, _ in sent])
-                out = [self._answered(book, actor, order, answer) for actor, order, answer in sent]
+                out = self._record_into(book, sent)
                 book.write()
             return out
         except Exception as exc:
             if len(sent) > 1:
                 return [outcome for one in sent for outcome in self._record_each([one])]
             return [exc]
+
+    def _record_into(self, book: _Book, sent: Sequence[tuple[str, Order, BrokerOrder | BaseException]]
+                     ) -> list[Order | BaseException]:
+        """The broker's answers recorded in ``book``: per order, what it now is or its caller's error."""
+        book.load_orders(order.client_order_id for _, order, _ in sent)
+        book.check_fills((f.fill_id for _, order, a in sent if isinstance(a, BrokerOrder) for f in a.fills),
+                         unfilled=[order.client_order_id for _, order, _ in sent])
+        return [self._answered(book, actor, order, answer) for actor, order, answer in sent]
 
     def _answered(self, book: _Book, actor: str, order: Order, answer: BrokerOrder | BaseException) -> Order | BaseException:
         coid, name = order.client_order_id, self.broker.name
@@ -1044,6 +1085,10 @@ class OrderManager:
     def _sync(self, book: _Book, row: SimpleNamespace, answer: BrokerOrder, *, actor: str) -> tuple[Order, list[str]]:
         now = self.clock()
         notes: list[str] = []
+        if (clash := self._other_broker_order(row, answer)) is not None:
+            raise NtConflict(clash, details={"client_order_id": row.client_order_id,
+                                             "broker_order_id": row.broker_order_id,
+                                             "reported_broker_order_id": answer.broker_order_id})
         order = _order_of(row)
         before = _state(row)
         if answer.broker_order_id and order.broker_order_id != answer.broker_order_id:
@@ -1311,10 +1356,26 @@ class OrderManager:
         self.last_reconcile = report
         return report
 
+    def _other_broker_order(self, row: SimpleNamespace, answer: BrokerOrder) -> str | None:
+        """Why ``answer`` is not news of the order stored in ``row``, if it is not: the broker knows
+        our client order id as an order with another broker id than the one it gave us (its account
+        is not the one we sent to, such as keys changed to another account, or its book was reset).
+        Its fills are not ours to book."""
+        if not (row.broker_order_id and answer.broker_order_id) or row.broker_order_id == answer.broker_order_id:
+            return None
+        return (f"broker {self.broker.name!r} reports client order id {row.client_order_id!r} as its order "
+                f"{answer.broker_order_id!r}, but it gave us {row.broker_order_id!r} for it: another order at "
+                "the broker uses this client order id (is this the account the order was sent to?); the order "
+                "is left as stored")
+
     def _repair(self, answer: BrokerOrder, *, actor: str) -> list[Discrepancy]:
         with self.storage.session(write=True) as session:
             book = _Book(self, session)
-            _, notes = self._sync(book, self._row_for(book, answer, actor=actor), answer, actor=actor)
+            row = self._row_for(book, answer, actor=actor)
+            if (clash := self._other_broker_order(row, answer)) is not None:
+                return [Discrepancy(kind="broker_order_id", target=answer.client_order_id, detail=clash,
+                                    repaired=False)]
+            _, notes = self._sync(book, row, answer, actor=actor)
             book.write()
         return [Discrepancy(kind="order", target=answer.client_order_id, detail=n, repaired=True) for n in notes]
 
