@@ -186,8 +186,8 @@ def run(quick: bool = False) -> str:
     n, warmup, runs = (300, 50, 1) if quick else (2_000, 200, 3)
     rows = []
     # (database, orders in flight, every risk limit set)
-    cases = [("sqlite", 1, False), ("sqlite", 16, False), ("sqlite", 16, True),
-             ("postgresql", 1, False), ("postgresql", 16, False), ("postgresql", 16, True)]
+    cases = [("sqlite", 1, False), ("sqlite", 16, False), ("sqlite", 16, True), ("sqlite", 64, False),
+             ("postgresql", 1, False), ("postgresql", 16, False), ("postgresql", 16, True), ("postgresql", 64, False)]
     for backend, concurrency, limits in cases:
         samples = []
         for _ in range(runs):
