@@ -2,7 +2,13 @@
 ``rest.serve`` process, through the risk gate to the paper broker, each one committed before it is
 answered; orders/second and p50/p99 latency on SQLite and on PostgreSQL.
 
-    python -m bench orders            # or: python bench/orders.py [--quick]
+    python -m bench orders [--quick]  # or: python -m bench.orders [--quick]
+    python -m bench.orders --against REV [--pairs 4] [--database postgresql]
+
+``--against`` compares this checkout with commit ``REV`` in one run: a temporary git worktree of
+``REV`` serves the "before" side (its ``core/``, ``plugins/`` and ``hostcli/`` first on the server's
+``PYTHONPATH``, ahead of the editable install), the two alternate ``--pairs`` times, 16 in flight, no
+limits; medians and their ratio. The machine drifts too much for figures from separate runs.
 
 The load generator is raw HTTP/1.1 on asyncio streams, one keep-alive connection per order in flight, in
 this process (wrk cannot give every request its own client order id without a Lua script, and is not
@@ -97,8 +103,9 @@ def _postgres_schema() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _server(database_url: str | None, *, limits: bool = False) -> Iterator[str]:
-    """The order server on a free loopback port with a fresh data dir; yields its base URL."""
+def _server(database_url: str | None, *, limits: bool = False, tree: Path | None = None) -> Iterator[str]:
+    """The order server on a free loopback port with a fresh data dir; yields its base URL. ``tree``:
+    a checkout whose code the server runs instead of the installed one."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "orders_server.py"
         script.write_text(SERVER)
@@ -109,6 +116,8 @@ def _server(database_url: str | None, *, limits: bool = False) -> Iterator[str]:
                    NT_MARKET_CHAIN="fixed", NT_RATE_LIMIT_TRADE="0")
         if database_url:
             env["NT_DATABASE_URL"] = database_url
+        if tree is not None:
+            env["PYTHONPATH"] = os.pathsep.join(str(tree / part) for part in ("core", "plugins", "hostcli"))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
@@ -176,8 +185,8 @@ async def _orders(base: str, prefix: str, n: int, concurrency: int) -> dict[str,
 
 
 def _measure(database_url: str | None, *, warmup: int, n: int, concurrency: int,
-             limits: bool = False) -> dict[str, float]:
-    with _server(database_url, limits=limits) as base:
+             limits: bool = False, tree: Path | None = None) -> dict[str, float]:
+    with _server(database_url, limits=limits, tree=tree) as base:
         asyncio.run(_orders(base, "warm", warmup, concurrency))
         return asyncio.run(_orders(base, "bench", n, concurrency))
 
@@ -215,5 +224,50 @@ def run(quick: bool = False) -> str:
     ])
 
 
+def _measure_on(backend: str, tree: Path | None, n: int) -> dict[str, float]:
+    if backend == "sqlite":
+        return _measure(None, warmup=200, n=n, concurrency=16, tree=tree)
+    with _postgres_schema() as url:
+        return _measure(url, warmup=200, n=n, concurrency=16, tree=tree)
+
+
+def compare(against: str, *, pairs: int = 4, backend: str = "postgresql", n: int = 2_000) -> str:
+    """This checkout against commit ``against``, alternating in one run (see the module docstring)."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "before"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), against], check=True)
+        try:
+            before, after = [], []
+            for _ in range(pairs):
+                before.append(_measure_on(backend, tree, n))
+                after.append(_measure_on(backend, None, n))
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=True)
+    rows = []
+    for label, samples in ((f"before ({against})", before), ("this checkout", after)):
+        rates = sorted(s["rate"] for s in samples)
+        rows.append((label, f"{statistics.median(rates):.0f}", " ".join(f"{r:.0f}" for r in rates),
+                     f"{statistics.median(s['p99'] for s in samples):.1f}"))
+    ratio = statistics.median(s["rate"] for s in after) / statistics.median(s["rate"] for s in before)
+    return "\n".join([
+        table(["machine", ""], machine_rows()), "",
+        f"{backend}, 16 in flight, no limits, {n:,} orders a run, {pairs} alternating pairs; ratio of the medians "
+        f"{ratio:.2f}x.", "",
+        table(["server", "orders/s (median)", "orders/s (each run)", "p99 (ms, median)"], rows),
+    ])
+
+
 if __name__ == "__main__":
-    print(run(quick="--quick" in sys.argv))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="compare with this commit, in one run")
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
+    args = parser.parse_args()
+    if args.against:
+        print(compare(args.against, pairs=args.pairs, backend=args.database))
+    else:
+        print(run(quick=args.quick))
