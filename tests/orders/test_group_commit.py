@@ -1,6 +1,8 @@
 """Group commit (SQLite and PostgreSQL): orders arriving together are admitted in one transaction, each
 checked against the ones before it; a stored id, a conflict and a rejection in one batch are each
-settled on their own; the paper broker's batch answers as its orders would one by one."""
+settled on their own; the paper broker's batch answers as its orders would one by one; a batch's
+answers are recorded in the commit that admits the next, and that commit, if it fails, is redone as
+its two parts."""
 
 from __future__ import annotations
 
@@ -103,3 +105,77 @@ async def test_the_paper_brokers_batch_answers_as_its_orders_one_by_one(storage)
     assert batch[0].fills[0].price == D("100.10") and batch[1].fills[0].price == D("99.90")
     # the same batch again is the same orders, never second ones
     assert [seen(a) for a in await together.submit_many(requests)] == [seen(a) for a in batch]
+
+
+class GatedBroker(FakeBroker):
+    """A FakeBroker whose answers wait for ``gate``: a batch stays at the broker while the next queues."""
+
+    def __init__(self) -> None:
+        super().__init__(fill_at=D(100))
+        self.gate = asyncio.Event()
+
+    async def submit(self, request: OrderRequest) -> Any:
+        await self.gate.wait()
+        return await super().submit(request)
+
+
+def commits(manager: OrderManager, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Per commit of the drain from now on: (answers recorded, orders admitted)."""
+    seen: list[tuple[int, int]] = []
+    commit = manager._commit
+
+    def spy(answered: Any, batch: Any) -> Any:
+        seen.append((len(answered), len(batch)))
+        return commit(answered, batch)
+
+    monkeypatch.setattr(manager, "_commit", spy)
+    return seen
+
+
+async def _two_batches(manager: OrderManager, broker: GatedBroker) -> list[Any]:
+    first = [asyncio.ensure_future(manager.submit(buy(f"a-{i}"), actor="t")) for i in range(4)]
+    await asyncio.sleep(0.05)  # admitted, at the broker
+    second = [asyncio.ensure_future(manager.submit(buy(f"b-{i}"), actor="t")) for i in range(3)]
+    await asyncio.sleep(0.05)  # queued behind it
+    assert not any(f.done() for f in first + second)
+    broker.gate.set()
+    return list(await asyncio.gather(*first, *second))
+
+
+async def test_a_batchs_answers_are_recorded_in_the_commit_that_admits_the_next(make_manager, audit, storage,
+                                                                                monkeypatch) -> None:
+    broker = GatedBroker()
+    manager = make_manager(broker)
+    await manager.start()
+    seen = commits(manager, monkeypatch)
+    orders = await _two_batches(manager, broker)
+    assert [o.status for o in orders] == [OrderStatus.FILLED] * 7
+    assert seen == [(0, 4), (4, 3), (3, 0)]  # one commit records the first batch and admits the second
+    assert broker.submits() == 7
+    assert [(p.symbol, p.qty) for p in manager.positions()] == [("AAPL", D(7))]
+    with storage.session() as session:
+        assert audit.verify(session).ok
+
+
+async def test_a_combined_commit_that_fails_is_redone_as_its_two_parts(make_manager, audit, storage,
+                                                                       monkeypatch) -> None:
+    broker = GatedBroker()
+    manager = make_manager(broker)
+    await manager.start()
+    admit, failed = manager._admit_into, []
+
+    def failing_once(book: Any, batch: Any, **kw: Any) -> Any:
+        if book._orders and not failed:  # the book holds the first batch's answers: the combined commit
+            failed.append(len(batch))
+            raise RuntimeError("the database went away mid-commit")
+        return admit(book, batch, **kw)
+
+    monkeypatch.setattr(manager, "_admit_into", failing_once)
+    orders = await _two_batches(manager, broker)
+    assert failed == [3]
+    assert [o.status for o in orders] == [OrderStatus.FILLED] * 7  # recorded, then admitted, on their own
+    assert sorted(c for kind, c in broker.calls if kind == "submit") == [*(f"a-{i}" for i in range(4)),
+                                                                         *(f"b-{i}" for i in range(3))]
+    assert [(p.symbol, p.qty) for p in manager.positions()] == [("AAPL", D(7))]
+    with storage.session() as session:
+        assert audit.verify(session).ok
