@@ -230,9 +230,9 @@ class Storage:
         has been idle for ``ping_after_idle_s`` is tested before it is lent, and a dead one is replaced
         (the pool retries with a fresh connection). One in steady use is not: a ping on every
         checkout is a round trip more for every transaction (3 of the 29 of a batch of orders, about
-        a tenth of the order path's throughput on PostgreSQL). A
-        connection that dies while in use fails its statement (:class:`NtUnavailable`, 503: try
-        again), and the pool then drops every connection older than that failure."""
+        a tenth of the order path's throughput on PostgreSQL). A connection that dies while in use
+        fails its statement (:class:`NtUnavailable`, 503: try again), and the pool then drops every
+        connection older than that failure."""
         after = self._ping_after_idle_s
 
         @event.listens_for(engine, "checkin")
