@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -191,6 +192,14 @@ def _measure(database_url: str | None, *, warmup: int, n: int, concurrency: int,
         return asyncio.run(_orders(base, "bench", n, concurrency))
 
 
+
+def _measure_on(backend: str, **kwargs: Any) -> dict[str, float]:
+    """:func:`_measure` on SQLite in the server's data dir, or in a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        return _measure(None, **kwargs)
+    with _postgres_schema() as url:
+        return _measure(url, **kwargs)
+
 def run(quick: bool = False) -> str:
     n, warmup, runs = (300, 50, 1) if quick else (2_000, 200, 3)
     rows = []
@@ -198,13 +207,8 @@ def run(quick: bool = False) -> str:
     cases = [("sqlite", 1, False), ("sqlite", 16, False), ("sqlite", 16, True), ("sqlite", 64, False),
              ("postgresql", 1, False), ("postgresql", 16, False), ("postgresql", 16, True), ("postgresql", 64, False)]
     for backend, concurrency, limits in cases:
-        samples = []
-        for _ in range(runs):
-            if backend == "sqlite":
-                samples.append(_measure(None, warmup=warmup, n=n, concurrency=concurrency, limits=limits))
-            else:
-                with _postgres_schema() as url:
-                    samples.append(_measure(url, warmup=warmup, n=n, concurrency=concurrency, limits=limits))
+        samples = [_measure_on(backend, warmup=warmup, n=n, concurrency=concurrency, limits=limits)
+                   for _ in range(runs)]
         rates = sorted(s["rate"] for s in samples)
         rows.append((backend, concurrency, "all" if limits else "none", f"{n:,}", runs,
                      f"{statistics.median(rates):.0f}", f"{rates[0]:.0f}-{rates[-1]:.0f}",
@@ -224,13 +228,6 @@ def run(quick: bool = False) -> str:
     ])
 
 
-def _measure_on(backend: str, tree: Path | None, n: int) -> dict[str, float]:
-    if backend == "sqlite":
-        return _measure(None, warmup=200, n=n, concurrency=16, tree=tree)
-    with _postgres_schema() as url:
-        return _measure(url, warmup=200, n=n, concurrency=16, tree=tree)
-
-
 def compare(against: str, *, pairs: int = 4, backend: str = "postgresql", n: int = 2_000) -> str:
     """This checkout against commit ``against``, alternating in one run (see the module docstring)."""
     root = Path(__file__).resolve().parent.parent
@@ -240,8 +237,8 @@ def compare(against: str, *, pairs: int = 4, backend: str = "postgresql", n: int
         try:
             before, after = [], []
             for _ in range(pairs):
-                before.append(_measure_on(backend, tree, n))
-                after.append(_measure_on(backend, None, n))
+                before.append(_measure_on(backend, warmup=200, n=n, concurrency=16, tree=tree))
+                after.append(_measure_on(backend, warmup=200, n=n, concurrency=16))
         finally:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=True)
     rows = []

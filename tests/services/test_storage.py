@@ -200,7 +200,7 @@ def _backend_pid(storage: Storage) -> int:
 @pytest.mark.postgres
 def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_dead_one_is_replaced(
         postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Storage(postgres_url, ping_after_idle_s=0.3) as storage:
+    with Storage(postgres_url, ping_after_idle_s=1.0) as storage:
         pings: list[object] = []
         ping = storage.engine.dialect.do_ping
         monkeypatch.setattr(storage.engine.dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
@@ -211,7 +211,7 @@ def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_dead_one_is_replac
         # The database drops the pooled connection (a restart, an idle cut by a proxy).
         with Storage(postgres_url) as admin, admin.session() as session:
             assert session.connection().exec_driver_sql(f"SELECT pg_terminate_backend({first})").scalar_one()
-        time.sleep(0.4)
+        time.sleep(1.1)
         second = _backend_pid(storage)  # idle long enough: tested, found dead, replaced
         assert second != first
         assert len(pings) == 1

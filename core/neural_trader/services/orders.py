@@ -756,7 +756,7 @@ class OrderManager:
                 book.write()
         except Exception:
             return self._record_each(sent), self._admit_each(batch)
-        return recorded, [self._stored_for(p) if d is None else d for p, d in zip(batch, decided, strict=True)]
+        return recorded, self._with_stored(batch, decided)
 
     def _admit_each(self, batch: Sequence[_Pending]) -> list[tuple[Order, RiskRejection | None] | Order | BaseException]:
         """The batch admitted in one transaction: per order, what the gate decided, or for a client
@@ -771,6 +771,12 @@ class OrderManager:
             if isinstance(exc, IntegrityError):
                 return [self._stored_for(batch[0], exc)]
             return [exc]
+        return self._with_stored(batch, decided)
+
+    def _with_stored(self, batch: Sequence[_Pending], decided: Sequence[tuple[Order, RiskRejection | None] | None]
+                     ) -> list[tuple[Order, RiskRejection | None] | Order | BaseException]:
+        """What admission decided per order, with the stored order (or the conflict) in place of each
+        ``None``: a client order id stored before."""
         return [self._stored_for(p) if d is None else d for p, d in zip(batch, decided, strict=True)]
 
     def _stored_for(self, pending: _Pending, error: BaseException | None = None) -> Order | BaseException:
